@@ -1,0 +1,3 @@
+"""actbench: compare activation functions in Keras CNNs."""
+
+__version__ = "0.1.0"

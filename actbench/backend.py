@@ -1,0 +1,78 @@
+"""Choosing and configuring the Keras backend, and recording what software ran.
+
+KERAS_BACKEND must be set before Keras is first imported, so configure() runs before
+anything touches keras.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+
+from .errors import ConfigError
+
+BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+def configure(backend: str, deterministic: bool) -> dict:
+    """Select the backend and, when asked, its deterministic ops. Returns the settings used."""
+    already = sys.modules.get("keras")
+    if already is not None and already.backend.backend() != backend:
+        raise ConfigError(f"backend: this process already runs Keras on {already.backend.backend()}; "
+                          f"start a new process to use {backend}.")
+    # TensorFlow's C++ logging reads this at import; level 3 hides its start-up chatter.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        importlib.import_module(BACKEND_PACKAGES[backend])
+    except ImportError:
+        raise ConfigError(f"backend: '{backend}' is not installed in this environment "
+                          f"(pip install {BACKEND_PACKAGES[backend]}), or choose another backend.") from None
+    os.environ["KERAS_BACKEND"] = backend
+    settings = {"deterministic": deterministic}
+    if backend == "tensorflow":
+        import tensorflow as tf
+        if deterministic:
+            # Deterministic kernels; XLA auto-jit is left off (it conflicts with op
+            # determinism for max-pool gradients on GPU).
+            tf.config.experimental.enable_op_determinism()
+            tf.config.optimizer.set_jit(False)
+            settings["tf_op_determinism"] = True
+    elif backend == "jax" and deterministic:
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_gpu_deterministic_ops" not in flags:
+            os.environ["XLA_FLAGS"] = (flags + " --xla_gpu_deterministic_ops=true").strip()
+        settings["xla_flags"] = os.environ["XLA_FLAGS"]
+    elif backend == "torch" and deterministic:
+        import torch
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        settings["torch_deterministic_algorithms"] = True
+    import keras  # noqa: F401  (now bound to the chosen backend)
+    return settings
+
+
+def versions(backend: str) -> dict:
+    out = {"python": platform.python_version()}
+    for package in ["actbench", "keras", BACKEND_PACKAGES[backend], "numpy", "pandas"]:
+        try:
+            out[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            out[package] = None
+    return out
+
+
+def devices(backend: str) -> list[str]:
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+            found = [f"{d.device_type}:{d.name}" for d in tf.config.list_physical_devices()]
+        elif backend == "jax":
+            import jax
+            found = [str(d) for d in jax.devices()]
+        else:
+            import torch
+            found = ["cuda:" + torch.cuda.get_device_name(0)] if torch.cuda.is_available() else ["cpu"]
+    except Exception as e:  # device listing is informational only
+        found = [f"unknown ({type(e).__name__})"]
+    return found + [f"host: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus".strip()]

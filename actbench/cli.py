@@ -1,0 +1,211 @@
+"""The actbench command line: parse, call one library function, render.
+
+No training code lives here. User mistakes (ActbenchError) print one message and exit 2;
+SIGINT/SIGTERM during a run exit 130/143 after saying how to resume.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+from .errors import ActbenchError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Benchmark activation functions in Keras CNNs: reproducible grids over datasets, "
+                       "activations and seeds, honest statistics, CI-ready comparisons.")
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"actbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Show the version and exit.")):
+    """actbench: compare activation functions in Keras CNNs."""
+
+
+def user_errors(fn):
+    """Turn user mistakes into one clear message and exit code 2 (no traceback)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from . import render
+        try:
+            return fn(*args, **kwargs)
+        except ActbenchError as e:
+            render.error(str(e))
+            raise typer.Exit(e.exit_code)
+    return wrapper
+
+
+@app.command()
+@user_errors
+def run(
+    config: Path = typer.Argument(..., help="Experiment YAML file."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Delete results already in the output dir and start over."),
+    resume: bool = typer.Option(True, "--resume/--no-resume",
+                                help="Skip runs already complete in the output dir (default); --no-resume refuses to run into a dir with results."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N", help="Run only shard K of N of the run list (1-based)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Output dir (overrides output.dir)."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Dir with local dataset files (overrides data_dir and ACTBENCH_DATA_DIR)."),
+    verify_data: Optional[bool] = typer.Option(None, "--verify-data/--no-verify-data",
+                                               help="Check dataset checksums (default: the config's data_verify, true)."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="packed or sequential (overrides training.engine)."),
+    report: bool = typer.Option(False, "--report", help="Write the markdown report and plots at the end."),
+):
+    """Train the grid of a config and write runs.csv, epochs.csv, summary.csv, metadata.json.
+
+    Example: actbench run configs/quickstart.yaml
+    """
+    from . import config as config_module, plan, render
+    from .runner import Interrupted, RunOptions, resume_hint, run_experiment
+
+    if engine is not None and engine not in ("packed", "sequential"):
+        raise typer.BadParameter("must be packed or sequential", param_hint="--engine")
+    exp = config_module.load(config)
+    opts = RunOptions(overwrite=overwrite, resume=resume, shard=plan.parse_shard(shard), data_dir=data_dir,
+                      verify_data=verify_data, engine=engine, output_dir=output)
+    reporter = render.reporter_for_terminal()
+    try:
+        outcome = run_experiment(exp, opts, reporter)
+    except Interrupted as e:
+        if hasattr(reporter, "stop"):
+            reporter.stop()
+        render.error(f"interrupted by {e}; finished runs are saved. Resume with:\n  {resume_hint(str(config), opts)}")
+        raise typer.Exit(e.exit_code)
+    except ActbenchError:
+        if hasattr(reporter, "stop"):
+            reporter.stop()
+        raise
+    if report:
+        from .report import write_report
+        paths = write_report(outcome.output_dir)
+        render.info(f"report: {paths[0]}")
+
+
+@app.command()
+@user_errors
+def validate(config: Path = typer.Argument(..., help="Experiment YAML file."),
+             shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N", help="Show only shard K of N.")):
+    """Check a config and print the expanded run plan, without training.
+
+    Example: actbench validate configs/mnist.yaml
+    """
+    from . import config as config_module, plan, render
+
+    exp = config_module.load(config)
+    runs = plan.expand(exp)
+    k_n = plan.parse_shard(shard)
+    if k_n:
+        runs = plan.shard(runs, *k_n)
+    render.info(f"{config}: valid (config hash {exp.config_hash()}, output {exp.output_dir}, "
+                f"engine {exp.training.engine}, backend {exp.backend}, baseline {exp.baseline or '-'})")
+    render.render_rows(f"{len(runs)} runs", [
+        {"#": i + 1, "dataset": r.dataset, "model": r.model, "activation": r.activation, "seed": r.seed}
+        for i, r in enumerate(runs)])
+
+
+@app.command("activations")
+@user_errors
+def activations_cmd(plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of f and f' on [-5, 5]."),
+                    names: Optional[List[str]] = typer.Argument(None, help="Activations to plot (default: all).")):
+    """List the registered activations with their formulas and parameters.
+
+    Example: actbench activations --plot shapes.png relu elu gelu
+    """
+    from . import activations, render
+
+    render.render_rows("activations (or 'module:function' for your own)", activations.describe())
+    if plot:
+        chosen = names or activations.names()
+        for name in chosen:
+            try:
+                activations.validate(name, {})
+            except activations.ActivationSpecError as e:
+                raise ActbenchError(f"activations --plot: {e}") from None
+        specs = [(name, name, {}) for name in chosen]
+        render.info(f"plot: {activations.plot_shapes(specs, plot)}")
+
+
+@app.command("datasets")
+@user_errors
+def datasets_cmd(data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Dir with local dataset files.")):
+    """List the datasets, where each would be loaded from on this machine, and whether it is available.
+
+    Example: actbench datasets --data-dir /usr/share/datasets
+    """
+    from . import datasets, render
+
+    render.render_rows("datasets", datasets.describe(data_dir))
+
+
+@app.command()
+@user_errors
+def compare(
+    base: Path = typer.Argument(..., help="Base result dir (or its runs.csv)."),
+    candidate: Path = typer.Argument(..., help="Candidate result dir (or its runs.csv)."),
+    max_drop: float = typer.Option(0.01, "--max-drop", help="Largest tolerated drop in mean test accuracy (absolute, 0.01 = 1 point)."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level of Welch's t-test."),
+    fmt: str = typer.Option("table", "--format", help="table, markdown, csv or json."),
+):
+    """Compare two result sets; exit 1 when accuracy regressed beyond max-drop and noise.
+
+    Example: actbench compare results/quickstart /tmp/new --format markdown >> $GITHUB_STEP_SUMMARY
+    """
+    from . import render
+    from .compare import compare as compare_sets, format_comparison
+    from .results import read_result_set
+
+    if fmt not in ("table", "markdown", "csv", "json"):
+        raise typer.BadParameter("must be table, markdown, csv or json", param_hint="--format")
+    cmp = compare_sets(read_result_set(base), read_result_set(candidate), max_drop=max_drop, alpha=alpha)
+    for w in cmp.warnings:
+        render.warn(w)
+    if fmt == "table":
+        render.render_comparison(cmp, max_drop, alpha)
+    else:
+        typer.echo(format_comparison(cmp, fmt))
+    raise typer.Exit(1 if cmp.regressed else 0)
+
+
+@app.command()
+@user_errors
+def merge(dirs: List[Path] = typer.Argument(..., help="Result dirs to combine (shards or machines)."),
+          output: Path = typer.Option(..., "--output", "-o", help="Dir to write the merged results into.")):
+    """Combine result dirs of one config into one and rebuild summary.csv.
+
+    Example: actbench merge shard-1 shard-2 shard-3 -o results/merged
+    """
+    from . import render
+    from .merge import merge_dirs
+
+    rep = merge_dirs(dirs, output)
+    render.info(f"merged {len(dirs)} dirs into {output}: {rep.runs_out} runs "
+                f"({rep.exact_duplicates_dropped} exact duplicates dropped)")
+
+
+@app.command()
+@user_errors
+def report(result_dir: Path = typer.Argument(..., help="Result dir."),
+           output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write (default RESULT_DIR/report).")):
+    """Write a markdown report and PNG plots for a result dir.
+
+    Example: actbench report results/quickstart
+    """
+    from . import render
+    from .report import write_report
+
+    paths = write_report(result_dir, output)
+    render.info("\n".join(str(p) for p in paths))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

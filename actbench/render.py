@@ -1,0 +1,197 @@
+"""The only module that talks to the terminal.
+
+On a terminal: rich progress bars (runs overall, epochs of the current group, with
+ETA). Elsewhere (CI logs, pipes): one plain line per event, no spinners.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+# Logs are read in wide windows: do not wrap tables at 80 columns there.
+console = Console() if Console().is_terminal else Console(width=160)
+err_console = Console(stderr=True)
+
+
+def error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def info(message: str) -> None:
+    console.print(message, highlight=False, soft_wrap=True)
+
+
+def _group_label(runs) -> str:
+    first = runs[0]
+    acts = ", ".join(r.activation for r in runs)
+    return f"{first.dataset} / {first.model} / seed {first.seed}: {acts}"
+
+
+class PlainReporter:
+    """Line-per-event progress for logs."""
+
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
+        self.done = 0
+        self.total = 0
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def start(self, exp, output_dir, total, done, todo, notes):
+        self.total, self.done = total, done
+        self._print(f"actbench: {exp.name} -> {output_dir} (config {exp.config_hash()}, engine {exp.training.engine})")
+        for note in notes:
+            self._print(f"note: {note}")
+        if done:
+            self._print(f"{done} of {total} runs already done, running {todo}")
+        else:
+            self._print(f"running {todo} runs")
+
+    def group_start(self, runs, engine):
+        self._print(f"[{self.done + 1}-{self.done + len(runs)}/{self.total}] {_group_label(runs)}")
+
+    def epoch(self, epoch, epochs):
+        self._print(f"  epoch {epoch}/{epochs} done")
+
+    def group_end(self, runs, run_results):
+        self.done += len(runs)
+        for run, res in zip(runs, run_results):
+            r = res.run
+            if r["diverged"]:
+                self._print(f"  {run.activation}: DIVERGED at epoch {r['diverged_epoch']:.0f}")
+            else:
+                self._print(f"  {run.activation}: test accuracy {r['test_accuracy']:.4f}, "
+                            f"loss {r['test_loss']:.4f}, {r['seconds_per_epoch']:.1f} s/epoch ({r['timing']})")
+
+    def finish(self, outcome, exp):
+        render_summary(outcome.summary, outcome.output_dir)
+
+
+class RichReporter(PlainReporter):
+    """Progress bars for a terminal."""
+
+    def __init__(self):
+        super().__init__()
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                                 console=console, transient=False)
+        self.runs_task = self.epochs_task = None
+
+    def _print(self, text: str) -> None:
+        self.progress.console.print(text, highlight=False)
+
+    def start(self, exp, output_dir, total, done, todo, notes):
+        super().start(exp, output_dir, total, done, todo, notes)
+        self.progress.start()
+        self.runs_task = self.progress.add_task("runs", total=total, completed=done)
+        self.epochs_task = self.progress.add_task("epochs", total=exp.training.epochs)
+
+    def group_start(self, runs, engine):
+        self.progress.update(self.epochs_task, completed=0, description=f"epochs [dim]{_group_label(runs)}[/]")
+
+    def epoch(self, epoch, epochs):
+        self.progress.update(self.epochs_task, completed=epoch, total=epochs)
+
+    def group_end(self, runs, run_results):
+        super().group_end(runs, run_results)
+        self.progress.update(self.runs_task, completed=self.done)
+
+    def finish(self, outcome, exp):
+        self.stop()
+        super().finish(outcome, exp)
+
+    def stop(self):
+        self.progress.stop()
+
+
+def reporter_for_terminal():
+    return RichReporter() if console.is_terminal else PlainReporter()
+
+
+# ---------------------------------------------------------------- tables
+
+def _pct(x) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}"
+
+
+def render_summary(summary: pd.DataFrame, output_dir=None) -> None:
+    """One table per (dataset, model): mean ± 95% CI over seeds, n beside every mean."""
+    if summary is None or summary.empty:
+        info("no finished runs to summarise")
+        return
+    for (dataset, model), part in summary.groupby(["dataset", "model"], sort=False):
+        baseline = part["baseline"].iloc[0] if "baseline" in part else None
+        title = f"{dataset} / {model}" + (f"  (baseline: {baseline})" if isinstance(baseline, str) and baseline else "")
+        table = Table(title=title, title_justify="left")
+        table.add_column("activation", no_wrap=True)
+        table.add_column("n", justify="right")
+        table.add_column("test acc % ± 95% CI", justify="right", no_wrap=True)
+        table.add_column("std", justify="right")
+        table.add_column("test loss", justify="right")
+        table.add_column("vs baseline (points)", justify="right", no_wrap=True)
+        table.add_column("s/epoch", justify="right")
+        extra = _diagnostic_columns(part)
+        for label, _ in extra:
+            table.add_column(label, justify="right")
+        for _, row in part.iterrows():
+            table.add_row(*_summary_cells(row), *[fmt(row) for _, fmt in extra])
+        console.print(table)
+    if output_dir is not None:
+        info(f"results: {output_dir}/ (runs.csv, epochs.csv, summary.csv, metadata.json)")
+
+
+def _summary_cells(row) -> list[str]:
+    mean, lo, hi = row["test_accuracy_mean"], row["test_accuracy_ci_low"], row["test_accuracy_ci_high"]
+    acc = _pct(mean)
+    if not math.isnan(lo):
+        acc += f" ± {100 * (hi - lo) / 2:.2f}"
+    name = ("★ " if bool(row.get("best")) else "") + str(row["activation"])
+    diverged = int(row.get("n_diverged", 0) or 0)
+    n = f"{int(row['n'])}" + (f" (+{diverged} diverged)" if diverged else "")
+    verdict = row.get("verdict", "")
+    mark = {"better": "[green]▲ better[/]", "worse": "[red]▼ worse[/]", "same": "= same",
+            "baseline": "baseline"}.get(verdict, "")
+    if verdict in ("better", "worse", "same") and not math.isnan(row.get("diff_vs_baseline", math.nan)):
+        mark = f"{100 * row['diff_vs_baseline']:+.2f} {mark}"
+    loss = "-" if math.isnan(row["test_loss_mean"]) else f"{row['test_loss_mean']:.4f}"
+    spe = row.get("seconds_per_epoch_mean", math.nan)
+    return [name, n, acc, _pct(row["test_accuracy_std"]), loss, mark, "-" if math.isnan(spe) else f"{spe:.2f}"]
+
+
+def _diagnostic_columns(part: pd.DataFrame):
+    cols = []
+    if "grad_ratio_min_mean" in part and part["grad_ratio_min_mean"].notna().any():
+        cols.append(("grad ratio min", lambda r: _num(r["grad_ratio_min_mean"])))
+    for c in sorted(c for c in part.columns if c.startswith("dead_fraction/") and c.endswith("_mean")):
+        if part[c].notna().any():
+            layer = c.split("/", 1)[1].removesuffix("_mean")
+            cols.append((f"dead % {layer}", lambda r, c=c: _pct(r[c])))
+    return cols
+
+
+def _num(x) -> str:
+    return "-" if x is None or math.isnan(x) else f"{x:.3g}"
+
+
+def render_rows(title: str, rows: list[dict]) -> None:
+    """A plain table of dicts (for `activations`, `datasets`, `validate`)."""
+    table = Table(title=title, title_justify="left")
+    if not rows:
+        info(f"{title}: none")
+        return
+    for key in rows[0]:
+        table.add_column(key)
+    for row in rows:
+        table.add_row(*[str(v) for v in row.values()])
+    console.print(table)

@@ -1,0 +1,312 @@
+"""Markdown report with PNG plots for one result dir.
+
+Matplotlib (Agg backend) is imported only inside write_report, so importing this module
+is cheap and never touches Keras/TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .results import GROUP_KEYS, RUN_KEYS, read_result_set
+from .stats import FIXED_SUMMARY_COLUMNS, _diverged_mask, _num, summarize
+
+DPI = 110
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "x"
+
+
+def _pts(x) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{100 * x:.2f}"
+
+
+def _num_fmt(x) -> str:
+    if x is None or not np.isfinite(x):
+        return "–"
+    ax = abs(x)
+    return f"{x:.3g}" if ax >= 1000 or ax < 0.01 and ax != 0 else f"{x:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
+    """Write report.md and PNG plots for result_dir; return the written paths (report.md first)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: F401  (used by the plot helpers)
+
+    result_dir = Path(result_dir)
+    rs = read_result_set(result_dir)
+    out_dir = Path(out_dir) if out_dir is not None else (result_dir if result_dir.is_dir() else result_dir.parent) / "report"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = rs.metadata or {}
+    config = meta.get("config") or {}
+    baseline = config.get("baseline")
+
+    runs = rs.runs.copy()
+    for k in GROUP_KEYS:
+        runs[k] = runs[k].astype(str)
+    runs["_diverged"] = _diverged_mask(runs).to_numpy()
+    epochs = rs.epochs
+    if epochs is not None:
+        epochs = epochs.copy()
+        for k in GROUP_KEYS:
+            epochs[k] = epochs[k].astype(str)
+        good = runs.loc[~runs["_diverged"], RUN_KEYS]
+        epochs = epochs.merge(good, on=RUN_KEYS, how="inner")
+    summary = summarize(rs.runs, rs.epochs, baseline)
+
+    order = [str(a) for a in (config.get("activations") or [])]
+    acts_all = list(dict.fromkeys([a for a in order if a in set(runs["activation"])] + sorted(set(runs["activation"]))))
+    colors = _colors(acts_all)
+
+    pngs: list[Path] = []
+    md = [f"# actbench report: {config.get('name') or result_dir.name}", ""]
+    md += _meta_section(meta, rs)
+    for (dataset, model), sgrp in summary.groupby(["dataset", "model"], sort=False):
+        stem = f"{_slug(dataset)}-{_slug(model)}"
+        md += [f"## {dataset} / {model}", ""]
+        md += _summary_table(sgrp, baseline)
+        diag_cols = [c for c in sgrp.columns if c not in FIXED_SUMMARY_COLUMNS]
+        if diag_cols:
+            md += ["### Diagnostics", "", "Run-level diagnostic values from runs.csv, mean over non-diverged seeds.", ""]
+            md += _diag_table(sgrp, diag_cols)
+        acts = [a for a in acts_all if a in set(sgrp["activation"])]
+        r = runs[(runs["dataset"] == dataset) & (runs["model"] == model)]
+        e = None if epochs is None else epochs[(epochs["dataset"] == dataset) & (epochs["model"] == model)]
+        plots = []
+        if e is not None and len(e):
+            plots.append(("Learning curves", _plot_curves(e, acts, colors, f"{dataset} / {model}",
+                                                          out_dir / f"{stem}-curves.png")))
+        plots.append(("Test accuracy", _plot_accuracy(sgrp, acts, colors, baseline, f"{dataset} / {model}",
+                                                      out_dir / f"{stem}-accuracy.png")))
+        if _num(r.get("seconds_per_epoch", pd.Series(dtype=float))).notna().any():
+            plots.append(("Time per epoch", _plot_time(r, acts, colors, f"{dataset} / {model}",
+                                                       out_dir / f"{stem}-time.png")))
+        if e is not None and len(e):
+            for measure, title, log, fname in (
+                ("grad_norm", "Gradient norm per layer", True, "gradnorm"),
+                ("dead_fraction", "Dead-unit fraction per layer", False, "dead"),
+                ("saturation", "Saturated-unit fraction per layer", False, "saturation"),
+            ):
+                cols = sorted(c for c in e.columns if c.startswith(measure + "/") and _num(e[c]).notna().any())
+                if cols:
+                    plots.append((title, _plot_layers(e, cols, acts, colors, log,
+                                                      f"{title}: {dataset} / {model}",
+                                                      out_dir / f"{stem}-{fname}.png")))
+        md += ["### Plots", ""]
+        for title, path in plots:
+            md += [f"**{title}** ([{path.name}]({path.name}))", "", f"![{title}]({path.name})", ""]
+        pngs += [p for _, p in plots]
+
+    report_md = out_dir / "report.md"
+    report_md.write_text("\n".join(md).rstrip() + "\n", encoding="utf-8")
+    return [report_md, *pngs]
+
+
+# ---------------------------------------------------------------- markdown
+
+def _meta_section(meta: dict, rs) -> list[str]:
+    lines = []
+    h = meta.get("config_hash") or ", ".join(rs.config_hashes)
+    lines.append(f"- Config hash: `{h}`")
+    if meta.get("backend"):
+        lines.append(f"- Backend: {meta['backend']}")
+    versions = meta.get("versions") or {}
+    if versions:
+        lines.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    devices = meta.get("devices")
+    if devices:
+        lines.append("- Devices: " + ", ".join(str(d) for d in devices))
+    base = (meta.get("config") or {}).get("baseline")
+    lines.append(f"- Baseline: {base}" if base else "- Baseline: none")
+    if meta.get("merged_from"):
+        lines.append("- Merged from: " + ", ".join(f"`{d}`" for d in meta["merged_from"]))
+    n_runs = len(rs.runs)
+    n_div = int(_diverged_mask(rs.runs).sum())
+    lines.append(f"- Runs: {n_runs} finished, {n_div} diverged")
+    return lines + [""]
+
+
+_VERDICT_MARK = {"better": "▲ better", "worse": "▼ worse", "same": "= same", "baseline": "baseline", "": ""}
+
+
+def _summary_table(s: pd.DataFrame, baseline) -> list[str]:
+    lines = [
+        "Test accuracy in percentage points: mean ± half-width of the 95% t-interval over non-diverged seeds. "
+        "Rank 1 = not clearly beaten (CIs overlap with the best).",
+        "",
+        "| rank | activation | test accuracy | 95% CI | n | diverged | Δ vs baseline | p (Holm) | verdict | epochs to 99% | s/epoch |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for r in s.itertuples(index=False):
+        if np.isfinite(r.test_accuracy_ci_low):
+            half = (r.test_accuracy_ci_high - r.test_accuracy_ci_low) / 2
+            acc = f"{_pts(r.test_accuracy_mean)} ± {100 * half:.2f}"
+            ci = f"[{_pts(r.test_accuracy_ci_low)}, {_pts(r.test_accuracy_ci_high)}]"
+        else:
+            acc, ci = _pts(r.test_accuracy_mean), "–"
+        diff = "–" if not np.isfinite(r.diff_vs_baseline) or r.verdict == "baseline" else f"{100 * r.diff_vs_baseline:+.2f}"
+        p = "–" if not np.isfinite(r.p_holm) else (f"{r.p_holm:.3g}" if r.p_holm >= 0.001 else "<0.001")
+        name = f"**{r.activation}**" if r.best else r.activation
+        lines.append(f"| {r.rank} | {name} | {acc} | {ci} | {r.n} | {r.n_diverged} | {diff} | {p} | "
+                     f"{_VERDICT_MARK.get(r.verdict, r.verdict)} | {_num_fmt(r.epochs_to_99pct)} | "
+                     f"{_num_fmt(r.seconds_per_epoch_mean)} |")
+    return lines + [""]
+
+
+def _diag_table(s: pd.DataFrame, cols: list[str]) -> list[str]:
+    names = [c[: -len("_mean")] for c in cols]
+    lines = ["| activation | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for _, r in s.iterrows():
+        lines.append(f"| {r['activation']} | " + " | ".join(_num_fmt(r[c]) for c in cols) + " |")
+    return lines + [""]
+
+
+# ---------------------------------------------------------------- plots
+
+def _colors(acts: list[str]) -> dict[str, tuple]:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if len(acts) <= 10 else "tab20"]
+    return {a: cmap(i % cmap.N) for i, a in enumerate(acts)}
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def _band(e: pd.DataFrame, col: str) -> pd.DataFrame:
+    d = e[["seed", "epoch"]].copy()
+    d["v"] = _num(e[col])
+    g = d.dropna(subset=["v"]).groupby("epoch")["v"]
+    return pd.DataFrame({"mean": g.mean(), "min": g.min(), "max": g.max()}).sort_index()
+
+
+def _plot_curves(e: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    has_val = "val_accuracy" in e.columns and _num(e["val_accuracy"]).notna().any()
+    acc_col = "val_accuracy" if has_val else "accuracy"
+    loss_col = "val_loss" if has_val and "val_loss" in e.columns and _num(e["val_loss"]).notna().any() else "loss"
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, col, label in ((axes[0], acc_col, "validation accuracy" if has_val else "training accuracy"),
+                           (axes[1], loss_col, "validation loss" if loss_col == "val_loss" else "training loss")):
+        for a in acts:
+            b = _band(e[e["activation"] == a], col)
+            if b.empty:
+                continue
+            ax.plot(b.index, b["mean"], marker="o", ms=3, color=colors[a], label=a)
+            ax.fill_between(b.index, b["min"], b["max"], color=colors[a], alpha=0.18, linewidth=0)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_title(f"{label.capitalize()}: mean, band = min..max over seeds", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0].legend(title="activation", fontsize=8)
+    fig.suptitle(f"Learning curves: {title}")
+    return _save(fig, path)
+
+
+def _plot_accuracy(s: pd.DataFrame, acts, colors, baseline, title: str, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    s = s.set_index("activation").reindex(acts)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(acts) + 2.5), 4.2))
+    x = np.arange(len(acts))
+    mean = 100 * s["test_accuracy_mean"].to_numpy(dtype=float)
+    lo = 100 * s["test_accuracy_ci_low"].to_numpy(dtype=float)
+    hi = 100 * s["test_accuracy_ci_high"].to_numpy(dtype=float)
+    err = np.vstack([np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)])
+    for i, a in enumerate(acts):
+        ax.errorbar(x[i], mean[i], yerr=err[:, i:i + 1], fmt="o", ms=7, capsize=6, color=colors[a])
+        n = int(s.loc[a, "n"])
+        ax.annotate(f"{mean[i]:.2f}\nn={n}" if np.isfinite(mean[i]) else f"n={n}",
+                    (x[i], mean[i] if np.isfinite(mean[i]) else 0), textcoords="offset points",
+                    xytext=(12, 0), va="center", fontsize=8)
+    if baseline in acts and np.isfinite(mean[acts.index(baseline)]):
+        ax.axhline(mean[acts.index(baseline)], color="grey", ls="--", lw=1, label=f"baseline ({baseline})")
+        ax.legend(fontsize=8)
+    ax.set_xticks(x, acts, rotation=20 if len(acts) > 5 else 0)
+    ax.set_xlim(-0.6, len(acts) - 0.2)
+    ax.set_xlabel("activation")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"Test accuracy: {title}\n(mean over seeds, 95% CI)", fontsize=11)
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def _plot_time(r: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    ok = r[~r["_diverged"]].copy()
+    ok["spe"] = _num(ok["seconds_per_epoch"])
+    g = ok.groupby("activation")["spe"]
+    mean, std = g.mean().reindex(acts), g.std(ddof=1).reindex(acts)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(acts) + 2.5), 4.2))
+    x = np.arange(len(acts))
+    ax.bar(x, mean.to_numpy(dtype=float), yerr=np.nan_to_num(std.to_numpy(dtype=float)), capsize=5,
+           color=[colors[a] for a in acts], alpha=0.85)
+    ax.set_xticks(x, acts, rotation=20 if len(acts) > 5 else 0)
+    ax.set_xlabel("activation")
+    ax.set_ylabel("seconds per epoch")
+    ax.set_title(f"Time per epoch: {title}\n(mean ± std over seeds)", fontsize=11)
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def _plot_layers(e: pd.DataFrame, cols: list[str], acts, colors, log: bool, title: str, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    import matplotlib.ticker as mticker
+
+    n = len(cols)
+    ncols = n if n <= 3 else (2 if n == 4 else 3)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.4 * nrows + 0.9), squeeze=False)
+    for k, col in enumerate(cols):
+        ax = axes[k // ncols][k % ncols]
+        for a in acts:
+            b = _band(e[e["activation"] == a], col)
+            if b.empty:
+                continue
+            ax.plot(b.index, b["mean"], marker="o", ms=3, color=colors[a], label=a)
+            ax.fill_between(b.index, b["min"], b["max"], color=colors[a], alpha=0.15, linewidth=0)
+        if log and (_num(e[col]) > 0).any():
+            ax.set_yscale("log")
+            fmt = mticker.FuncFormatter(lambda v, _: f"{v:g}")
+            ax.yaxis.set_major_formatter(fmt)
+            ax.yaxis.set_minor_formatter(fmt)
+            ax.tick_params(axis="y", which="minor", labelsize=7)
+        ax.set_title(col.split("/", 1)[1], fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(col.split("/", 1)[0])
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    for k in range(n, nrows * ncols):
+        axes[k // ncols][k % ncols].set_visible(False)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.suptitle(f"{title}\n(mean over seeds; band = min..max)", fontsize=11)
+    fig.legend(handles, labels, title="activation", loc="lower center", ncol=min(len(labels), 6) or 1,
+               fontsize=8, title_fontsize=8)
+    fig.tight_layout(rect=(0, 0.1 if nrows == 1 else 0.06, 1, 1))
+    return _save_no_layout(fig, path)
+
+
+def _save_no_layout(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
