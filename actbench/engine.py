@@ -28,6 +28,9 @@ from .model import build_model
 
 EVAL_BATCH_SIZE = 256  # inference only; does not change the experiment
 TIMING_STEPS = 40      # train steps timed per activation in the packed engine's timing pass
+# A run diverged when its epoch loss is NaN/inf or above this: cross-entropy at chance
+# is ln(n_classes) (2.3 for 10 classes), so 1e6 is blown up, not slow learning.
+DIVERGENCE_LOSS = 1e6
 
 
 @dataclass
@@ -76,9 +79,13 @@ def train_group(data, arch, specs, seed: int, exp, engine: str, timing_cache: di
         image = keras.Input(shape=data.input_shape, name="image")
         model = keras.Model(image, [t(image) for t in towers], name="packed")
     keras.utils.set_random_seed(seed)  # same RNG state at the start of training in both engines
+    # The loss is also tracked as a metric ("ce"): Keras averages a multi-output model's
+    # per-output loss over batches without weighting the last, smaller batch, while a
+    # metric is a true per-example mean, the same in both engines.
     model.compile(optimizer=make_optimizer(training.optimizer),
                   loss=["sparse_categorical_crossentropy"] * len(towers),
-                  metrics=[["accuracy"] for _ in towers])
+                  metrics=[["accuracy", keras.metrics.SparseCategoricalCrossentropy(name="ce")]
+                           for _ in towers])
     n = len(specs)
     has_val = len(data.y_val) > 0
     val = (data.x_val, [data.y_val] * n) if has_val else None
@@ -102,13 +109,13 @@ def train_group(data, arch, specs, seed: int, exp, engine: str, timing_cache: di
                 continue
             row = {
                 "epoch": epoch,
-                "loss": _metric(history, i, n, "loss"),
+                "loss": _metric(history, i, n, "ce"),
                 "accuracy": _metric(history, i, n, "accuracy"),
-                "val_loss": _metric(history, i, n, "loss", "val_") if has_val else math.nan,
+                "val_loss": _metric(history, i, n, "ce", "val_") if has_val else math.nan,
                 "val_accuracy": _metric(history, i, n, "accuracy", "val_") if has_val else math.nan,
                 "seconds": seconds,
             }
-            if not math.isfinite(row["loss"]):
+            if not (math.isfinite(row["loss"]) and row["loss"] <= DIVERGENCE_LOSS):
                 diverged_at[i] = epoch
             elif want_diag:
                 row.update(diagnostics.measure(towers[i], spec, x_probe, y_probe, diag))
@@ -138,7 +145,7 @@ def train_group(data, arch, specs, seed: int, exp, engine: str, timing_cache: di
 
 
 def _metric(history: dict, i: int, n: int, name: str, prefix: str = "") -> float:
-    # A single-output model logs "loss"/"accuracy"; a packed one "t<i>_loss"/"t<i>_accuracy".
+    # A single-output model logs "ce"/"accuracy"; a packed one "t<i>_ce"/"t<i>_accuracy".
     key = f"{prefix}{name}" if n == 1 else f"{prefix}t{i}_{name}"
     return float(history[key][-1])
 
@@ -177,14 +184,14 @@ def _result(spec, rows, diverged_epoch, test, i, n, model, exp, timing, throughp
     import keras
 
     diverged = diverged_epoch is not None
-    finished = [r for r in rows if math.isfinite(r["loss"])]
+    finished = rows[:-1] if diverged else rows  # the diverged epoch's diagnostics are not measured
     val_acc = [r["val_accuracy"] for r in finished if math.isfinite(r["val_accuracy"])]
     best_epoch = (finished[int(np.argmax(val_acc))]["epoch"] if val_acc else math.nan)
     run = {
         "activation_name": spec.name,
         "params": int(model.count_params()),
         "epochs_run": len(rows),
-        "test_loss": math.nan if diverged else float(test["loss" if n == 1 else f"t{i}_loss"]),
+        "test_loss": math.nan if diverged else float(test["ce" if n == 1 else f"t{i}_ce"]),
         "test_accuracy": math.nan if diverged else float(test["accuracy" if n == 1 else f"t{i}_accuracy"]),
         "best_val_accuracy": max(val_acc) if val_acc else math.nan,
         "best_epoch": best_epoch,

@@ -82,17 +82,6 @@ def _blank(x) -> bool:
         return False
 
 
-def bools_as_text(df: pd.DataFrame) -> pd.DataFrame:
-    """Boolean columns (diverged, best, ...) as 'true'/'false', the spelling the result files use."""
-    cols = [c for c in df.columns if df[c].dtype == bool]
-    if not cols:
-        return df
-    df = df.copy()
-    for c in cols:
-        df[c] = df[c].map({True: "true", False: "false"})
-    return df
-
-
 def merge_dirs(dirs: list[Path], out: Path, baseline: str | None = None) -> MergeReport:
     """Merge result dirs into `out` (runs.csv, epochs.csv, summary.csv, metadata.json)."""
     from .stats import summarize
@@ -166,9 +155,9 @@ def merge_dirs(dirs: list[Path], out: Path, baseline: str | None = None) -> Merg
     out.mkdir(parents=True, exist_ok=True)
     with OutputLock(out):
         # Same order as the run writer: epochs before runs.
-        write_csv(out / EPOCHS_FILE, bools_as_text(order_columns(epochs, EPOCH_COLUMNS)))
-        write_csv(out / RUNS_FILE, bools_as_text(order_columns(runs, RUN_COLUMNS)))
-        write_csv(out / SUMMARY_FILE, bools_as_text(summary))
+        write_csv(out / EPOCHS_FILE, order_columns(epochs, EPOCH_COLUMNS))
+        write_csv(out / RUNS_FILE, order_columns(runs, RUN_COLUMNS))
+        write_csv(out / SUMMARY_FILE, summary)
         write_json(out / METADATA_FILE, metadata)
     report.written = [out / EPOCHS_FILE, out / RUNS_FILE, out / SUMMARY_FILE, out / METADATA_FILE]
     return report

@@ -195,3 +195,25 @@ def render_rows(title: str, rows: list[dict]) -> None:
     for row in rows:
         table.add_row(*[str(v) for v in row.values()])
     console.print(table)
+
+
+def render_comparison(cmp, max_drop: float, alpha: float) -> None:
+    """compare's table: base vs candidate mean accuracy per (dataset, model, activation)."""
+    table = Table(title=f"compare: {cmp.base_source} -> {cmp.cand_source}", title_justify="left")
+    for col in ["dataset", "model", "activation", "base % (n)", "cand % (n)", "diff (points)",
+                "95% CI of diff", "p", "verdict"]:
+        table.add_column(col, justify="left" if col in ("dataset", "model", "activation", "verdict") else "right",
+                         no_wrap=True)
+    for _, r in cmp.rows.iterrows():
+        ci = "-" if math.isnan(r["diff_ci_low"]) else f"[{100 * r['diff_ci_low']:+.2f}, {100 * r['diff_ci_high']:+.2f}]"
+        verdict = {"better": "[green]better[/]", "worse": "[red]worse[/]"}.get(r["verdict"], r["verdict"])
+        if r["regression"]:
+            verdict += " [bold red]REGRESSION[/]"
+        diff = "-" if math.isnan(r["diff"]) else f"{100 * r['diff']:+.2f}"
+        table.add_row(str(r["dataset"]), str(r["model"]), str(r["activation"]),
+                      f"{_pct(r['base_mean'])} ({int(r['base_n'])})", f"{_pct(r['cand_mean'])} ({int(r['cand_n'])})",
+                      diff, ci, _num(r["p_value"]), verdict)
+    console.print(table)
+    n = int(cmp.rows["regression"].sum())
+    rule = f"max drop {100 * max_drop:.2f} points, alpha {alpha}"
+    info(f"[bold red]{n} regression(s)[/] ({rule})" if n else f"[green]no regressions[/] ({rule})")

@@ -102,8 +102,21 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def write_csv(path: Path, df: pd.DataFrame) -> None:
-    # repr-exact floats so a file read back compares equal to what was measured.
-    atomic_write_text(path, df.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    # 10 significant digits: more than float32 metrics carry, and a value read back and
+    # written again keeps its exact text (merged shards equal an unsharded run).
+    text = bools_as_text(df).to_csv(index=False, float_format="%.10g", lineterminator="\n")
+    atomic_write_text(path, text)
+
+
+def bools_as_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Boolean columns (diverged, best, ...) as 'true'/'false', the spelling the result files use."""
+    cols = [c for c in df.columns if df[c].dtype == bool]
+    if not cols:
+        return df
+    df = df.copy()
+    for c in cols:
+        df[c] = df[c].map({True: "true", False: "false"})
+    return df
 
 
 def write_json(path: Path, data: dict) -> None:

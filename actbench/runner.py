@@ -77,8 +77,8 @@ def prepare_output(exp: Experiment, opts: RunOptions) -> tuple[Path, pd.DataFram
     probe = out
     while not probe.exists():
         probe = probe.parent
-    if not os.access(probe, os.W_OK):
-        raise ConfigError(f"output.dir: cannot write to '{out}' ({probe} is not writable); "
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        raise ConfigError(f"output.dir: cannot write to '{out}' ({probe} is not a writable directory); "
                           "choose another dir with output.dir or --output.")
     has_results = out.is_dir() and any((out / f).exists() for f in OWN_FILES)
     if not has_results or opts.overwrite:

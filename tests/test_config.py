@@ -1,0 +1,152 @@
+"""Config loading and every user mistake it must catch: exit code 2, file/line/field named."""
+
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from actbench import config
+from actbench.cli import app
+from actbench.errors import ConfigError
+
+runner = CliRunner()
+
+GOOD = """\
+name: tiny
+datasets: [mnist_sample]
+activations:
+  - relu
+  - {name: leaky_relu, negative_slope: 0.1, label: lrelu-0.1}
+seeds: [0, 1]
+"""
+
+
+def write(tmp_path, text, name="exp.yaml"):
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def validate(path):
+    return runner.invoke(app, ["validate", str(path)])
+
+
+def test_good_config_defaults(tmp_path):
+    exp = config.load(write(tmp_path, GOOD))
+    assert exp.labels == ["relu", "lrelu-0.1"]
+    assert exp.baseline == "relu"  # default when relu is present
+    assert exp.models[0].conv_filters == [32] and exp.models[0].dense_units == [128]
+    assert exp.training.optimizer.name == "adam" and exp.training.optimizer.learning_rate == 0.001
+    assert str(exp.output_dir) == "results/tiny"
+    assert exp.activation_specs[1].params == {"negative_slope": 0.1}
+
+
+def test_hash_ignores_output_and_engine_but_not_science(tmp_path):
+    a = config.load(write(tmp_path, GOOD))
+    b = config.load(write(tmp_path, GOOD + "output: {dir: /tmp/elsewhere}\ntraining: {engine: sequential}\n", "b.yaml"))
+    c = config.load(write(tmp_path, GOOD + "training: {epochs: 3}\n", "c.yaml"))
+    assert a.config_hash() == b.config_hash() != c.config_hash()
+
+
+def test_validate_prints_plan(tmp_path):
+    result = validate(write(tmp_path, GOOD))
+    assert result.exit_code == 0, result.output
+    assert "4 runs" in result.output and "lrelu-0.1" in result.output
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nfoo: 1\n",
+     ["line 4", "unknown key 'foo'", "allowed keys: name, datasets"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining:\n  epoks: 3\n",
+     ["line 5", "training.epoks", "did you mean 'epochs'", "allowed keys: optimizer, epochs"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {epochs: many}\n",
+     ["training.epochs", "valid integer"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {epochs: 0}\n",
+     ["training.epochs", "greater than 0"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {batch_size: -1}\n",
+     ["training.batch_size", "greater than 0"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {validation_split: 1.0}\n",
+     ["training.validation_split", "less than 1"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {validation_split: -0.1}\n",
+     ["training.validation_split", "greater than or equal to 0"]),
+    ("name: x\ndatasets: [mnsit]\nactivations: [relu]\n",
+     ["line 2", "unknown dataset 'mnsit'", "did you mean 'mnist'", "valid: mnist_sample, mnist"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu, tanhh]\n",
+     ["line 3", "activations[1]", "unknown activation 'tanhh'", "did you mean 'tanh'"]),
+    ("name: x\ndatasets: []\nactivations: [relu]\n", ["datasets", "at least 1"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: []\n", ["activations", "at least 1"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nseeds: []\n", ["seeds", "at least 1"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu, relu]\n",
+     ["line 3", "duplicate activation label(s) relu"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations:\n  - relu\n  - {name: leaky_relu, slope: 2}\n",
+     ["line 5", "no parameter(s) slope", "negative_slope"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nbaseline: gelu\n",
+     ["line 4", "baseline 'gelu' is not one of the activation labels"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: ['nosuchmodule_xyz:f']\n",
+     ["cannot import module 'nosuchmodule_xyz'"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nbackend: theano\n",
+     ["backend", "'tensorflow', 'jax' or 'torch'"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {optimizer: {name: adagrad}}\n",
+     ["training.optimizer.name", "'adam', 'sgd' or 'rmsprop'"]),
+    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nseeds: [1, 1]\n", ["seeds must be unique"]),
+    ("- just\n- a list\n", ["expected a mapping"]),
+    ("name: x\ndatasets: [mnist_sample\nactivations: [relu]\n", ["YAML syntax error", "line 3, column"]),
+])
+def test_config_errors(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    message = str(info.value)
+    assert str(path) in message
+    for part in expected:
+        assert part in message, message
+    result = validate(path)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_missing_file_exit_2(tmp_path):
+    result = validate(tmp_path / "nope.yaml")
+    assert result.exit_code == 2
+    assert "config file not found" in result.output
+
+
+def test_custom_activation_imported_from_working_dir(tmp_path, monkeypatch):
+    (tmp_path / "myacts.py").write_text("import keras\ndef cube(x):\n    return x * x * x\n")
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, "name: x\ndatasets: [mnist_sample]\nactivations: [relu, 'myacts:cube']\n")
+    assert config.load(path).labels == ["relu", "cube"]
+    bad = write(tmp_path, "name: x\ndatasets: [mnist_sample]\nactivations: ['myacts:square']\n", "bad.yaml")
+    with pytest.raises(ConfigError, match="has no function 'square'"):
+        config.load(bad)
+
+
+def test_run_refuses_unwritable_output_dir(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    path = write(tmp_path, GOOD + f"output: {{dir: {blocker}/out}}\n")
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 2 and "cannot write" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_run_refuses_dir_of_other_config(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metadata.json").write_text('{"config_hash": "0123456789ab"}')
+    path = write(tmp_path, GOOD + f"output: {{dir: {out}}}\n")
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 2
+    assert "different config" in result.output and "--overwrite" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["metadata.json"]  # nothing written
+
+
+def test_run_fails_fast_when_dataset_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("ACTBENCH_DATA_DIR", raising=False)
+    path = write(tmp_path, "name: x\ndatasets: [cifar10, mnist_sample]\nactivations: [relu]\n"
+                 f"output: {{dir: {tmp_path / 'out'}}}\n")
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 2
+    assert "cifar10" in result.output and "data_dir" in result.output
+    assert not (tmp_path / "out").exists()

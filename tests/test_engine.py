@@ -1,0 +1,103 @@
+"""Real Keras training on tiny data, in this one process: outputs, reproducibility,
+engine equivalence, diagnostics that do not disturb training, divergence."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from actbench import results
+from actbench.runner import RunOptions, run_experiment
+from tiny import load_tiny
+
+METRICS_EPOCH = ["loss", "accuracy", "val_loss", "val_accuracy"]
+METRICS_RUN = ["test_loss", "test_accuracy", "best_val_accuracy", "best_epoch", "epochs_run", "params"]
+
+
+def run(tmp_path, name, **overrides):
+    exp = load_tiny(tmp_path, name, **overrides)
+    outcome = run_experiment(exp, RunOptions(command_line=["test"]))
+    out = outcome.output_dir
+    return (pd.read_csv(out / "runs.csv"), pd.read_csv(out / "epochs.csv"), out)
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory):
+    return run(tmp_path_factory.mktemp("a"), "tiny")
+
+
+@pytest.fixture(scope="module")
+def packed_again(tmp_path_factory):
+    return run(tmp_path_factory.mktemp("b"), "tiny")
+
+
+def test_outputs_and_schema(packed):
+    runs, epochs, out = packed
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == \
+        ["epochs.csv", "metadata.json", "runs.csv", "summary.csv"]
+    assert len(runs) == 6 and len(epochs) == 12
+    assert list(runs.columns[:len(results.RUN_COLUMNS)]) == results.RUN_COLUMNS
+    assert list(epochs.columns[:len(results.EPOCH_COLUMNS)]) == results.EPOCH_COLUMNS
+    for col in ["grad_norm/conv1", "grad_norm/dense1", "grad_norm/output", "grad_ratio",
+                "dead_fraction/conv1", "dead_fraction/dense1", "saturation/conv1"]:
+        assert col in epochs.columns
+    for col in ["grad_ratio_min", "grad_ratio_max", "dead_fraction/conv1", "saturation/dense1"]:
+        assert col in runs.columns
+    assert not runs["diverged"].any()
+    assert (runs["test_accuracy"] > 0.4).all()  # 10 classes: chance is 0.1
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["activation"]) == {"relu", "tanh", "lrelu"} and (summary["n"] == 2).all()
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["status"] == "complete" and meta["config_hash"] == runs["config_hash"].iloc[0]
+    assert meta["versions"]["keras"] and meta["determinism"]["deterministic"] is True
+    # saturation is measured for bounded functions only
+    assert runs.loc[runs.activation == "tanh", "saturation/conv1"].notna().all()
+    assert runs.loc[runs.activation == "relu", "saturation/conv1"].isna().all()
+
+
+def test_same_config_same_numbers(packed, packed_again):
+    for a, b, cols in [(packed[0], packed_again[0], METRICS_RUN), (packed[1], packed_again[1], METRICS_EPOCH)]:
+        diag = [c for c in a.columns if "/" in c or c.startswith("grad_ratio")]
+        pd.testing.assert_frame_equal(a[cols + diag], b[cols + diag])
+
+
+def test_packed_equals_sequential(packed, tmp_path):
+    runs, epochs, _ = run(tmp_path, "tiny", training={"engine": "sequential"})
+    # Each tower runs the same ops on the same batches as its sequential twin; on this
+    # CPU build the numbers come out bit-identical. The bound allows 1e-5 relative
+    # where a backend's reduction order could legitimately differ.
+    for a, b, cols in [(packed[0], runs, METRICS_RUN), (packed[1], epochs, METRICS_EPOCH)]:
+        np.testing.assert_allclose(a[cols].to_numpy(float), b[cols].to_numpy(float), rtol=1e-5, atol=1e-7)
+    assert set(runs["timing"]) == {"fit"} and set(packed[0]["timing"]) == {"timing-pass"}
+
+
+def test_diagnostics_do_not_change_training(packed, tmp_path):
+    off = {"gradients": False, "dead_units": False, "saturation": False, "timing": False}
+    runs, epochs, _ = run(tmp_path, "tiny", diagnostics=off)
+    pd.testing.assert_frame_equal(packed[0][METRICS_RUN], runs[METRICS_RUN])
+    pd.testing.assert_frame_equal(packed[1][METRICS_EPOCH], epochs[METRICS_EPOCH])
+    assert not any("/" in c for c in epochs.columns)
+
+
+def test_divergence_recorded_and_grid_goes_on(tmp_path):
+    runs, epochs, out = run(tmp_path, "nan", activations=["relu", "tanh"], seeds=[0],
+                            training={"optimizer": {"name": "sgd", "learning_rate": 1e6}})
+    assert len(runs) == 2 and runs["diverged"].all()
+    assert (runs["diverged_epoch"] == 1).all() and runs["test_accuracy"].isna().all()
+    summary = pd.read_csv(out / "summary.csv")
+    assert (summary["n_diverged"] == 1).all() and (summary["n"] == 0).all()
+
+
+def test_diverging_tower_does_not_poison_the_others(tmp_path, monkeypatch):
+    # A custom activation that produces NaN from the first step, packed with relu.
+    (tmp_path / "badacts.py").write_text("import keras\ndef nan_act(x):\n    return keras.ops.log(x - 1e9)\n")
+    monkeypatch.chdir(tmp_path)
+    runs, epochs, _ = run(tmp_path, "mixed", activations=["relu", "badacts:nan_act"], seeds=[0])
+    bad = runs[runs.activation == "nan_act"].iloc[0]
+    good = runs[runs.activation == "relu"].iloc[0]
+    assert bad["diverged"] and not good["diverged"]
+    alone, _, _ = run(tmp_path, "alone", activations=["relu"], seeds=[0])
+    assert good["test_accuracy"] == alone["test_accuracy"].iloc[0]
+    assert math.isclose(good["test_loss"], alone["test_loss"].iloc[0], rel_tol=1e-6)
