@@ -280,9 +280,10 @@ class OutputLock:
 
     def acquire(self) -> None:
         host = socket.gethostname()
+        text = json.dumps({"pid": os.getpid(), "host": host, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         for _ in range(2):
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                self._create(text)
             except FileExistsError:
                 holder = self._read_holder()
                 if holder and holder.get("host") == host and not _pid_alive(holder.get("pid", -1)):
@@ -295,12 +296,32 @@ class OutputLock:
                     f"Wait for it to finish, or choose another output dir. If that process is gone "
                     f"(e.g. it ran on another machine), delete {self.path}."
                 ) from None
-            with os.fdopen(fd, "w") as f:
-                json.dump({"pid": os.getpid(), "host": host,
-                           "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, f)
             self.held = True
             return
         raise ResultsError(f"{self.path}: could not take the lock.")
+
+    def _create(self, text: str) -> None:
+        """Create the lock file with its content in one step: write a temp file, then
+        hard-link it to the lock name (atomic; FileExistsError when the lock is held).
+        A kill at any moment leaves either no lock or a complete one naming its pid,
+        never an empty lock that no later run could tell from a live one."""
+        fd, tmp = tempfile.mkstemp(prefix=f"{LOCK_FILE}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                raise
+            except OSError:  # a file system without hard links: exclusive create instead
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                with os.fdopen(fd, "w") as f:
+                    f.write(text)
+        finally:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
     def _read_holder(self) -> dict | None:
         try:

@@ -1,0 +1,68 @@
+"""The CLI's help and the README stay in step with the code."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from actbench import __version__, results
+from actbench.cli import app
+from actbench.stats import FIXED_SUMMARY_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+runner = CliRunner()
+COMMANDS = [c.name or c.callback.__name__ for c in app.registered_commands]
+
+
+def test_commands():
+    assert set(COMMANDS) == {"run", "validate", "activations", "datasets", "compare", "merge", "report"}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_example(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example: actbench " + command in " ".join(result.output.split())
+    assert f"`actbench {command}" in README
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def documented(column: str) -> bool:
+    return f"`{column}`" in README
+
+
+def test_readme_documents_every_column():
+    fixed = results.RUN_COLUMNS + results.EPOCH_COLUMNS + list(FIXED_SUMMARY_COLUMNS)
+    diagnostic = ["grad_ratio_min", "grad_ratio_max", "dead_fraction/<layer>", "saturation/<layer>",
+                  "grad_norm/<layer>", "grad_ratio", "<diagnostic>_mean"]
+    missing = [c for c in fixed + diagnostic if not documented(c)]
+    assert not missing, f"README lacks columns: {missing}"
+
+
+def test_readme_starts_with_the_two_commands():
+    head = README.split("\n## ", 1)[0]
+    assert "make run" in head and "make test" in head
+
+
+def test_activations_and_datasets_commands():
+    result = runner.invoke(app, ["activations"])
+    assert result.exit_code == 0 and "leaky_relu" in result.output and "negative_slope" in result.output
+    result = runner.invoke(app, ["datasets"])
+    assert result.exit_code == 0 and "mnist_sample" in result.output
+
+
+def test_result_commands_do_not_import_keras():
+    code = ("import sys; from typer.testing import CliRunner; from actbench.cli import app; "
+            "CliRunner().invoke(app, ['compare', '--help']); "
+            "import actbench.compare, actbench.merge, actbench.report, actbench.stats; "
+            "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
