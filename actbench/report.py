@@ -62,13 +62,19 @@ def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
         epochs = epochs.merge(good, on=RUN_KEYS, how="inner")
     summary = summarize(rs.runs, rs.epochs, baseline)
 
-    order = [str(a) for a in (config.get("activations") or [])]
+    entries = [a if isinstance(a, dict) else {"name": a, "label": a} for a in (config.get("activations") or [])]
+    order = [str(a.get("label") or a.get("name")) for a in entries]
     acts_all = list(dict.fromkeys([a for a in order if a in set(runs["activation"])] + sorted(set(runs["activation"]))))
     colors = _colors(acts_all)
 
     pngs: list[Path] = []
     md = [f"# actbench report: {config.get('name') or result_dir.name}", ""]
     md += _meta_section(meta, rs)
+    shapes = _plot_activation_shapes(entries, out_dir / "activations.png")
+    if shapes is not None:
+        md += ["## Activation shapes", "", "Each activation f and its derivative f' on [-5, 5] (closed forms).", "",
+               f"![Activation shapes]({shapes.name})", ""]
+        pngs.append(shapes)
     for (dataset, model), sgrp in summary.groupby(["dataset", "model"], sort=False):
         stem = f"{_slug(dataset)}-{_slug(model)}"
         md += [f"## {dataset} / {model}", ""]
@@ -111,6 +117,19 @@ def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
 
 
 # ---------------------------------------------------------------- markdown
+
+def _plot_activation_shapes(entries: list[dict], path: Path) -> Path | None:
+    """f and f' of the config's built-in activations (custom code would need Keras: left out)."""
+    from . import activations
+
+    specs = []
+    for a in entries:
+        name = str(a.get("name", ""))
+        if not activations.is_custom(name) and (name in activations.REGISTRY or name in activations.ALIASES):
+            params = {k: v for k, v in a.items() if k not in ("name", "label")}
+            specs.append((str(a.get("label") or name), name, params))
+    return activations.plot_shapes(specs, path) if specs else None
+
 
 def _meta_section(meta: dict, rs) -> list[str]:
     lines = []

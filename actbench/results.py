@@ -220,8 +220,18 @@ REQUIRED_RUN_COLUMNS = ["config_hash", *RUN_KEYS, "test_loss", "test_accuracy", 
 REQUIRED_EPOCH_COLUMNS = ["config_hash", *RUN_KEYS, "epoch", "loss", "accuracy"]
 
 
+def _diagnostics_as_numbers(df: pd.DataFrame, fixed: list[str]) -> pd.DataFrame:
+    # Every column outside the fixed schema is a numeric diagnostic, including the ones
+    # without a layer in their name (grad_ratio, grad_ratio_min, grad_ratio_max). Left as
+    # text they would mix with new float rows on resume and be written back unformatted.
+    for col in df.columns:
+        if col not in fixed and not pd.api.types.is_numeric_dtype(df[col]):
+            df[col] = pd.to_numeric(df[col].replace("", None), errors="coerce")
+    return df
+
+
 def read_runs(path: Path) -> pd.DataFrame:
-    df = read_csv_checked(path, REQUIRED_RUN_COLUMNS, NUMERIC_RUN_COLUMNS)
+    df = _diagnostics_as_numbers(read_csv_checked(path, REQUIRED_RUN_COLUMNS, NUMERIC_RUN_COLUMNS), RUN_COLUMNS)
     if "model" in df.columns:
         df["model"] = df["model"].astype(str)
     dup = df.duplicated(subset=["config_hash", *RUN_KEYS], keep=False)
@@ -232,7 +242,8 @@ def read_runs(path: Path) -> pd.DataFrame:
 
 
 def read_epochs(path: Path) -> pd.DataFrame:
-    return read_csv_checked(path, REQUIRED_EPOCH_COLUMNS, NUMERIC_EPOCH_COLUMNS)
+    return _diagnostics_as_numbers(read_csv_checked(path, REQUIRED_EPOCH_COLUMNS, NUMERIC_EPOCH_COLUMNS),
+                                   EPOCH_COLUMNS)
 
 
 def read_metadata(path: Path) -> dict:

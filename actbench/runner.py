@@ -266,7 +266,11 @@ class ResultWriter:
 
         if self.runs.empty:
             return pd.DataFrame()
-        summary = summarize(self.runs, self.epochs, baseline)
+        # From the rows as written (10 significant digits), not the in-memory floats: summary.csv
+        # is then a function of runs.csv and epochs.csv alone, identical for an uninterrupted,
+        # a resumed and a merged run.
+        summary = summarize(results.read_runs(self.out / results.RUNS_FILE),
+                            results.read_epochs(self.out / results.EPOCHS_FILE), baseline)
         results.write_csv(self.out / results.SUMMARY_FILE, summary)
         return summary
 

@@ -101,3 +101,15 @@ def test_diverging_tower_does_not_poison_the_others(tmp_path, monkeypatch):
     alone, _, _ = run(tmp_path, "alone", activations=["relu"], seeds=[0])
     assert good["test_accuracy"] == alone["test_accuracy"].iloc[0]
     assert math.isclose(good["test_loss"], alone["test_loss"].iloc[0], rel_tol=1e-6)
+
+
+def test_packed_equals_sequential_with_dropout_and_batch_norm(tmp_path):
+    # Each tower is the sequential run's own model, so dropout seeds and batch-norm
+    # statistics follow the same path in both engines.
+    frames = []
+    for engine in ("packed", "sequential"):
+        _, epochs, _ = run(tmp_path, engine, activations=["relu", "elu"], seeds=[0],
+                           model={"conv_filters": [8], "dense_units": [16], "dropout": 0.3, "batch_norm": True},
+                           training={"engine": engine}, diagnostics={"timing": False})
+        frames.append(epochs[METRICS_EPOCH].to_numpy(float))
+    np.testing.assert_allclose(frames[0], frames[1], rtol=1e-5, atol=1e-7)

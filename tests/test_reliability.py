@@ -611,14 +611,19 @@ def test_workflow_is_valid_and_uses_real_commands():
     assert {"run", "merge", "compare", "report"} <= set(used)
 
 
-def test_workflow_config_fits_the_shards():
+def test_workflow_defaults_agree_and_config_fits_the_shards():
     wf = _workflow()
-    runs = [s["run"] for s in wf["jobs"]["shard"]["steps"] if "run" in s]
-    argv = next(a for r in runs for a in _actbench_invocations(r) if a and a[0] == "run")
-    config = REPO / argv[1]
+    inputs = wf.get("on", wf.get(True))["workflow_dispatch"]["inputs"]
+    # Scheduled runs have no inputs: the env fallbacks must equal the dispatch defaults.
+    for var, name in (("CONFIG", "config"), ("REFERENCE", "reference")):
+        fallback = re.search(r"\|\|\s*'([^']*)'", wf["env"][var]).group(1)
+        assert fallback == inputs[name]["default"], f"env.{var} falls back to {fallback!r}"
+    assert re.search(r"\|\|\s*'([^']*)'", wf["jobs"]["shard"]["runs-on"]).group(1) == inputs["runner"]["default"]
+    n = len(wf["jobs"]["shard"]["strategy"]["matrix"]["shard"])
+    assert int(wf["env"]["SHARDS"]) == n
+    config = REPO / inputs["config"]["default"]
     if not config.exists():
-        pytest.skip(f"{argv[1]} is not in the repository yet")
+        pytest.skip(f"{config.relative_to(REPO)} is not in the repository yet")
     from actbench import config as config_module, plan
     exp = config_module.load(config)
-    n = len(wf["jobs"]["shard"]["strategy"]["matrix"]["shard"])
     assert len(plan.expand(exp)) >= n, "more shards than runs: some shard jobs would have nothing to do"
