@@ -8,7 +8,6 @@ an interruption loses at most the group in progress; the next run resumes from t
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import signal
@@ -287,7 +286,3 @@ def resume_hint(exp_path: str, opts: RunOptions) -> str:
     extra = f" --shard {opts.shard[0]}/{opts.shard[1]}" if opts.shard else ""
     extra += f" --output {opts.output_dir}" if opts.output_dir else ""
     return f"actbench run {exp_path}{extra}"
-
-
-def is_nan(x) -> bool:
-    return isinstance(x, float) and math.isnan(x)

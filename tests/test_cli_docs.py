@@ -1,6 +1,5 @@
 """The CLI's help and the README stay in step with the code."""
 
-import re
 import subprocess
 import sys
 from pathlib import Path

@@ -104,19 +104,20 @@ class Proc:
     def output(self) -> str:
         return "".join(self.lines)
 
-    def wait_for(self, pattern: str, timeout: float = 90) -> bool:
-        """Until a line matches `pattern` (True) or the process ends without one (False)."""
+    def wait_for(self, pattern: str, timeout: float = 90, count: int = 1) -> bool:
+        """Until `count` lines match `pattern` (True) or the process ends before (False)."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = found = 0
         while time.monotonic() < deadline:
             lines = self.lines[:]
-            if any(rx.search(line) for line in lines[seen:]):
-                return True
+            found += sum(1 for line in lines[seen:] if rx.search(line))
             seen = len(lines)
+            if found >= count:
+                return True
             if self.p.poll() is not None:
                 self._reader.join(5)
-                return any(rx.search(line) for line in self.lines)
+                return sum(1 for line in self.lines if rx.search(line)) >= count
             time.sleep(0.01)
         raise AssertionError(f"no line matching {pattern!r} after {timeout}s; output so far:\n{self.output}")
 
@@ -169,7 +170,7 @@ def assert_same_results(actual: Path, expected: Path, summary: bool = False) -> 
     assert len(a_runs) == len(e_runs) == TOTAL_RUNS
     assert len(a_epochs) == len(e_epochs)
     pd.testing.assert_frame_equal(comparable(a_runs, results.RUN_KEYS), comparable(e_runs, results.RUN_KEYS),
-                                  check_exact=True, check_dtype=False, check_like=False)
+                                  check_exact=True, check_dtype=False)
     keys = [*results.RUN_KEYS, "epoch"]
     pd.testing.assert_frame_equal(comparable(a_epochs, keys), comparable(e_epochs, keys),
                                   check_exact=True, check_dtype=False)
@@ -289,26 +290,52 @@ def test_other_config_in_dir_is_refused(env, tmp_path):
 
 # ---------------------------------------------------------------- 2. interruption
 
-@pytest.mark.parametrize("engine,kills,window", [("packed", 3, 4.0), ("sequential", 3, 6.0)])
-def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(env, tmp_path, engine, kills, window):
-    """kill -9 at seeded random moments, `kills` times in a row, then resume to the end."""
+FULL = os.environ.get("ACTBENCH_RELIABILITY_FULL") == "1"
+
+
+@pytest.mark.parametrize("engine,kills", [
+    ("packed", 4),
+    # One write per run instead of per group: more moments between writes to hit, but
+    # twice the time (its own baseline); opt in with ACTBENCH_RELIABILITY_FULL=1.
+    pytest.param("sequential", 4, marks=pytest.mark.skipif(
+        not FULL, reason="long variant: set ACTBENCH_RELIABILITY_FULL=1")),
+])
+def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(env, tmp_path, engine, kills):
+    """kill -9 at seeded random moments, `kills` times in a row, then resume to the end.
+
+    The first kill lands at a random time after the start (importing, reading the config
+    and data, taking the lock); the others at a random delay after a random "epoch k
+    done" line of the first group still to do, so they hit training, evaluation, the
+    atomic writes between groups and the final summary, and the runs make progress.
+    """
     expected = baseline_for(env, engine)
     rng = random.Random(f"actbench-{engine}-{kills}")
+    per_group = len(ACTIVATIONS) if engine == "packed" else 1
     out = tmp_path / "out"
     history = []
     for attempt in range(kills):
+        finished, _ = check_consistent(out)
+        groups_left = (TOTAL_RUNS - finished) // per_group
+        if attempt and not groups_left:
+            break  # an earlier kill came too late to interrupt anything
         p = Proc("run", env["config"], "--output", out, "--engine", engine)
         try:
-            # Anchor on the start line (TF imported, lock held), then a random moment in the
-            # rest: data loading, training, the atomic writes, the summary.
-            started = p.wait_for(r"running \d+ runs|runs already done")
-            delay = rng.uniform(0.0, window)
-            time.sleep(delay)
+            if attempt == 0:
+                when = f"{rng.uniform(0.5, 4.0):.2f}s after start"
+                time.sleep(float(when.split("s")[0]))
+            else:
+                # Within the first group still to do: its training, evaluation and writes,
+                # or the start of the next one (or the summary after the last).
+                k = rng.randint(1, EPOCHS)
+                delay = rng.uniform(0.0, 1.0)
+                when = f"{delay:.2f}s after epoch line {k} of {EPOCHS * groups_left}"
+                p.wait_for(r"epoch \d+/\d+ done", count=k)
+                time.sleep(delay)
         finally:
             p.kill()
-        finished, orphans = check_consistent(out)
-        history.append((round(delay, 2), p.p.returncode, finished, orphans))
-        assert started, p.output
+        finished, orphans = check_consistent(out)  # readable, and no run half in the files
+        history.append((when, p.p.returncode, finished, orphans))
+    print(f"kills (when, rc, finished runs, orphan epoch rows): {history}")
     # The next run reads what the kills left without error and completes it.
     finished, orphans = check_consistent(out)
     r = cli("run", env["config"], "--output", out, "--engine", engine)
@@ -317,7 +344,7 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(env, tmp_pat
         assert f"{finished} of {TOTAL_RUNS} runs already done, running {TOTAL_RUNS - finished}" in r.stdout
     else:
         assert f"running {TOTAL_RUNS} runs" in r.stdout
-    if orphans and finished:
+    if orphans:
         assert f"dropped {orphans} epoch row(s)" in r.stdout
     assert_same_results(out, expected, summary=True)
     assert not (out / results.LOCK_FILE).exists()
@@ -354,7 +381,8 @@ def test_signal_stops_after_complete_group_and_says_how_to_resume(env, tmp_path,
     assert meta["status"] == "interrupted"
     assert not (out / results.LOCK_FILE).exists()
     assert (out / results.SUMMARY_FILE).exists()
-
+    if sig == signal.SIGINT:
+        return  # resuming is the same after either signal; do it once (time)
     r = cli("run", env["config"], "--output", out)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"{TOTAL_RUNS // 2} of {TOTAL_RUNS} runs already done, running {TOTAL_RUNS // 2}" in r.stdout
@@ -364,26 +392,33 @@ def test_signal_stops_after_complete_group_and_says_how_to_resume(env, tmp_path,
 # ---------------------------------------------------------------- 3. divergence
 
 def test_diverging_run_is_recorded_and_grid_goes_on(env, tmp_path):
-    # adam at lr 1e20 blows relu's activations up to inf (NaN loss) in the first epoch;
-    # tanh is bounded, so its tower keeps a finite (huge) loss and goes on training.
-    config = write_config(tmp_path / "div.yaml", env["data"], name="div", activations=["relu", "tanh"],
-                          optimizer={"name": "adam", "learning_rate": 1e20})
+    # A custom activation that turns the loss NaN in the first step, packed with relu; the
+    # relu tower must train on, and so must the next group (seed 1).
+    (tmp_path / "badacts.py").write_text("import keras\ndef nan_act(x):\n    return keras.ops.log(x - 1e9)\n")
+    config = write_config(tmp_path / "div.yaml", env["data"], name="div",
+                          activations=["relu", {"name": "badacts:nan_act", "label": "nanact"}])
     out = tmp_path / "out"
-    r = cli("run", config, "--output", out)
+    r = cli("run", config, "--output", out, cwd=tmp_path)  # custom activations import from the cwd
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "relu: DIVERGED at epoch 1" in r.stdout
+    assert r.stdout.count("nanact: DIVERGED at epoch 1") == len(SEEDS)
     runs, epochs = result_frames(out)
-    assert len(runs) == 4 and sorted(runs["seed"].unique()) == SEEDS  # the later group ran too
-    relu, tanh = runs[runs["activation"] == "relu"], runs[runs["activation"] == "tanh"]
-    assert relu["diverged"].all() and (relu["diverged_epoch"] == 1).all()
-    assert relu["test_accuracy"].isna().all() and (relu["epochs_run"] == 1).all()
-    assert not tanh["diverged"].any() and tanh["test_accuracy"].notna().all()
-    assert (tanh["epochs_run"] == EPOCHS).all()
-    assert len(epochs[epochs["activation"] == "tanh"]) == EPOCHS * len(SEEDS)
+    assert len(runs) == 2 * len(SEEDS) and sorted(runs["seed"].unique()) == SEEDS  # the later group ran too
+    bad, good = runs[runs["activation"] == "nanact"], runs[runs["activation"] == "relu"]
+    assert bad["diverged"].all() and (bad["diverged_epoch"] == 1).all()
+    assert bad["test_accuracy"].isna().all() and (bad["epochs_run"] == 1).all()
+    assert not good["diverged"].any() and good["test_accuracy"].notna().all()
+    assert (good["epochs_run"] == EPOCHS).all()
+    assert len(epochs[epochs["activation"] == "relu"]) == EPOCHS * len(SEEDS)
+    # relu trained exactly as in the grid without the diverging neighbour.
+    expected, _ = result_frames(env["baseline"])
+    cols = ["seed", "test_loss", "test_accuracy", "best_val_accuracy", "epochs_run"]
+    pd.testing.assert_frame_equal(good[cols].reset_index(drop=True),
+                                  expected[expected["activation"] == "relu"][cols].reset_index(drop=True),
+                                  check_dtype=False)
     summary = pd.read_csv(out / results.SUMMARY_FILE)
-    assert int(summary.loc[summary["activation"] == "relu", "n_diverged"].iloc[0]) == len(SEEDS)
-    # The diverged rows read back as finished runs: a rerun has nothing left to do.
-    assert check_consistent(out) == (4, 0)
+    assert int(summary.loc[summary["activation"] == "nanact", "n_diverged"].iloc[0]) == len(SEEDS)
+    # Diverged runs count as finished: the files read back whole and a rerun has nothing to do.
+    assert check_consistent(out) == (2 * len(SEEDS), 0)
 
 
 # ---------------------------------------------------------------- 4. sharding
