@@ -39,6 +39,12 @@ def configure(backend: str, deterministic: bool) -> dict:
             tf.config.experimental.enable_op_determinism()
             tf.config.optimizer.set_jit(False)
             settings["tf_op_determinism"] = True
+            # oneDNN splits work by the intra-op thread count, so the last bits of every
+            # result depend on the machine's core count unless it is fixed. One thread per
+            # op, towers of a packed model in parallel (inter-op) on all cores.
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(os.cpu_count() or 1)
+            settings["tf_threads"] = {"intra_op": 1, "inter_op": os.cpu_count() or 1}
     elif backend == "jax" and deterministic:
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_gpu_deterministic_ops" not in flags:

@@ -13,6 +13,7 @@ an unfinished run and are dropped when the run is redone.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -290,6 +291,13 @@ class OutputLock:
         self.held = False
 
     def acquire(self) -> None:
+        # Serialise lock-taking on this host, so two processes that both find a stale
+        # lock cannot both take it over (the kernel drops this guard when a process dies).
+        with open(self.path.parent / f"{LOCK_FILE}.guard", "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            self._acquire()
+
+    def _acquire(self) -> None:
         host = socket.gethostname()
         text = json.dumps({"pid": os.getpid(), "host": host, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         for _ in range(2):
@@ -308,8 +316,15 @@ class OutputLock:
                     f"(e.g. it ran on another machine), delete {self.path}."
                 ) from None
             self.held = True
+            self._remove_stale_temp_files()
             return
         raise ResultsError(f"{self.path}: could not take the lock.")
+
+    def _remove_stale_temp_files(self) -> None:
+        # Temp files of a writer killed mid-write; with the lock held nobody else writes here.
+        for name in (RUNS_FILE, EPOCHS_FILE, SUMMARY_FILE, METADATA_FILE):
+            for leftover in self.path.parent.glob(f".{name}.*.tmp"):
+                leftover.unlink(missing_ok=True)
 
     def _create(self, text: str) -> None:
         """Create the lock file with its content in one step: write a temp file, then

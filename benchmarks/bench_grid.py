@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import shlex
 import sys
 import tempfile
 import time
@@ -74,9 +75,10 @@ def run_plain(args, log) -> tuple[float, dict]:
     return total, accs
 
 
-def run_actbench(args, cfg_path: Path, workdir: Path, round_no: int, log) -> tuple[float, dict]:
-    out = workdir / f"actbench-round{round_no}"
-    cmd = actbench_cmd() + ["run", str(cfg_path), "--output", str(out), "--overwrite"]
+def run_actbench(args, cfg_path: Path, workdir: Path, round_no: int, log, side: str = "actbench") -> tuple[float, dict]:
+    out = workdir / f"{side}-round{round_no}"
+    exe = shlex.split(args.alt_cmd) if side == "alt" else actbench_cmd()
+    cmd = exe + ["run", str(cfg_path), "--output", str(out), "--overwrite"]
     seconds, _ = timed(cmd, log=log)
     runs = {r["activation"]: {"test_accuracy": float(r["test_accuracy"]), "test_loss": float(r["test_loss"]),
                               "train_seconds": float(r["train_seconds"]), "timing": r.get("timing")}
@@ -104,6 +106,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=None,
                    help="JSON result path (default benchmarks/results/grid-<date>.json); markdown next to it")
     p.add_argument("--keep", action="store_true", help="keep the temp dir with actbench outputs and logs")
+    p.add_argument("--alt-cmd", default=None, metavar="CMD",
+                   help="a third side 'alt': CMD replaces the `actbench` executable (e.g. a script that "
+                        "patches the engine, then runs actbench.cli.app) to A/B an engine change")
     args = p.parse_args(argv)
     if args.quick:
         args.train_limit = args.train_limit or QUICK["train_limit"]
@@ -123,7 +128,8 @@ def main(argv=None) -> int:
           f"diagnostics={'off' if args.no_diagnostics else 'on'}; {args.rounds} round(s); work dir {workdir}",
           flush=True)
     for r in range(args.rounds):
-        order = ["plain", "actbench"] if r % 2 == 0 else ["actbench", "plain"]
+        sides = ["plain", "actbench"] + (["alt"] if args.alt_cmd else [])
+        order = sides[r % len(sides):] + sides[:r % len(sides)] if len(sides) > 2 else (sides if r % 2 == 0 else sides[::-1])
         rec = {"round": r + 1, "order": order}
         for side in order:
             rec[f"{side}_load_before"] = loadavg()
@@ -131,7 +137,7 @@ def main(argv=None) -> int:
             if side == "plain":
                 rec["plain_seconds"], rec["plain"] = run_plain(args, log)
             else:
-                rec["actbench_seconds"], rec["actbench"] = run_actbench(args, cfg_path, workdir, r + 1, log)
+                rec[f"{side}_seconds"], rec[side] = run_actbench(args, cfg_path, workdir, r + 1, log, side)
             print(f"  round {r + 1} {side:8s}: {rec[f'{side}_seconds']:7.1f} s  (load before {rec[f'{side}_load_before']}, "
                   f"started {datetime.datetime.fromtimestamp(t0):%H:%M:%S})", flush=True)
         rounds.append(rec)
@@ -140,12 +146,15 @@ def main(argv=None) -> int:
     plain_med = median([r["plain_seconds"] for r in rounds])
     ab_med = median([r["actbench_seconds"] for r in rounds])
     ratio = ab_med / plain_med
-    last = rounds[-1]
+    alt_med = median([r["alt_seconds"] for r in rounds]) if args.alt_cmd else None
     acc = []
     for a in args.activations:
         pa = median([r["plain"][a]["test_accuracy"] for r in rounds])
         aa = median([r["actbench"][a]["test_accuracy"] for r in rounds])
         acc.append({"activation": a, "plain": pa, "actbench": aa, "diff_points": round(100 * (aa - pa), 2)})
+        if args.alt_cmd:
+            xa = median([r["alt"][a]["test_accuracy"] for r in rounds])
+            acc[-1].update({"alt": xa, "alt_diff_points": round(100 * (xa - pa), 2)})
     result = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "command": " ".join([sys.executable] + sys.argv),
@@ -154,6 +163,8 @@ def main(argv=None) -> int:
         "actbench_config": cfg,
         "median_seconds": {"plain": round(plain_med, 2), "actbench": round(ab_med, 2)},
         "ratio_actbench_over_plain": round(ratio, 3),
+        **({"alt_cmd": args.alt_cmd, "alt_median_seconds": round(alt_med, 2),
+            "ratio_alt_over_plain": round(alt_med / plain_med, 3)} if args.alt_cmd else {}),
         "target_ratio": 0.5, "meets_speed_target": ratio <= 0.5,
         "accuracy": acc, "max_abs_diff_points": max(abs(x["diff_points"]) for x in acc),
         "rounds": rounds,
@@ -169,16 +180,20 @@ def main(argv=None) -> int:
           f"- command: `{result['command']}`", "",
           "| side | " + " | ".join(f"round {r['round']}" for r in rounds) + " | median |",
           "|---|" + "---|" * (len(rounds) + 1)]
-    for side in ("plain", "actbench"):
+    for side in ("plain", "actbench") + (("alt",) if args.alt_cmd else ()):
         md.append(f"| {side} | " + " | ".join(f"{r[side + '_seconds']:.1f} s" for r in rounds)
                   + f" | **{median([r[side + '_seconds'] for r in rounds]):.1f} s** |")
-    md += ["", f"**ratio actbench/plain: {ratio:.3f}** (target <= 0.5: {'met' if ratio <= 0.5 else 'NOT met'})", "",
-           "| activation | plain test acc | actbench test acc | diff (points) |", "|---|---|---|---|"]
+    md += ["", f"**ratio actbench/plain: {ratio:.3f}** (target <= 0.5: {'met' if ratio <= 0.5 else 'NOT met'})"]
+    if args.alt_cmd:
+        md += [f"**ratio alt/plain: {alt_med / plain_med:.3f}** (alt = `{args.alt_cmd}`)"]
+    md += ["", "| activation | plain test acc | actbench test acc | diff (points) |" + (" alt test acc | alt diff |" if args.alt_cmd else ""),
+           "|---|---|---|---|" + ("---|---|" if args.alt_cmd else "")]
     for x in acc:
-        md.append(f"| {x['activation']} | {100 * x['plain']:.2f} | {100 * x['actbench']:.2f} | {x['diff_points']:+.2f} |")
+        md.append(f"| {x['activation']} | {100 * x['plain']:.2f} | {100 * x['actbench']:.2f} | {x['diff_points']:+.2f} |"
+                  + (f" {100 * x['alt']:.2f} | {x['alt_diff_points']:+.2f} |" if args.alt_cmd else ""))
     md.append("")
     json_path, md_path = write_outputs(args.out, result, "\n".join(md))
-    print("\n".join(md[7:]))
+    print("\n".join(md[6:]))
     print(f"machine: {m['cpu_model']}, {m['cpu_count']} CPUs; versions: {result['versions']}")
     print(f"written: {json_path}, {md_path}")
     if not args.keep:
