@@ -42,9 +42,13 @@ def configure(backend: str, deterministic: bool) -> dict:
             # oneDNN splits work by the intra-op thread count, so the last bits of every
             # result depend on the machine's core count unless it is fixed. One thread per
             # op, towers of a packed model in parallel (inter-op) on all cores.
-            tf.config.threading.set_intra_op_parallelism_threads(1)
-            tf.config.threading.set_inter_op_parallelism_threads(os.cpu_count() or 1)
-            settings["tf_threads"] = {"intra_op": 1, "inter_op": os.cpu_count() or 1}
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(1)
+                tf.config.threading.set_inter_op_parallelism_threads(os.cpu_count() or 1)
+            except RuntimeError:
+                pass  # TensorFlow already ran in this process (a library caller): keep its threads
+            settings["tf_threads"] = {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                                      "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
     elif backend == "jax" and deterministic:
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_gpu_deterministic_ops" not in flags:

@@ -59,7 +59,8 @@ class PlainReporter:
             self._print(f"running {todo} runs")
 
     def group_start(self, runs, engine):
-        self._print(f"[{self.done + 1}-{self.done + len(runs)}/{self.total}] {_group_label(runs)}")
+        span = f"{self.done + 1}" if len(runs) == 1 else f"{self.done + 1}-{self.done + len(runs)}"
+        self._print(f"[{span}/{self.total}] {_group_label(runs)}")
 
     def epoch(self, epoch, epochs):
         self._print(f"  epoch {epoch}/{epochs} done")
