@@ -151,6 +151,7 @@ def merge_dirs(dirs: list[Path], out: Path, baseline: str | None = None) -> Merg
     metadata = dict(meta0)
     metadata.setdefault("config_hash", report.config_hash)
     metadata["merged_from"] = [str(d) for d in dirs]
+    metadata["shard"] = None  # the merged set is the whole plan (or as much of it as the dirs hold)
 
     out.mkdir(parents=True, exist_ok=True)
     with OutputLock(out):
