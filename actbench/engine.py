@@ -62,8 +62,7 @@ def build_tower_model(data, arch, spec, seed: int):
     return model
 
 
-def train_group(data, arch, specs, seed: int, exp, engine: str, timing_cache: dict,
-                on_epoch=None) -> list[RunResult]:
+def train_group(data, arch, specs, seed: int, exp, timing_cache: dict, on_epoch=None) -> list[RunResult]:
     """Train the activations `specs` on `data` under `seed`; one RunResult per spec.
 
     on_epoch(epoch, epochs) is called after each epoch (for progress display).
@@ -97,7 +96,6 @@ def train_group(data, arch, specs, seed: int, exp, engine: str, timing_cache: di
 
     rows: list[list[dict]] = [[] for _ in specs]
     diverged_at: list[int | None] = [None] * n
-    shared_seconds = []
     for epoch in range(1, training.epochs + 1):
         order = epoch_order(len(data.y_train), seed, epoch)
         x, y = data.x_train[order], data.y_train[order]
@@ -105,7 +103,6 @@ def train_group(data, arch, specs, seed: int, exp, engine: str, timing_cache: di
         history = model.fit(x, [y] * n, batch_size=training.batch_size, epochs=1, shuffle=False,
                             validation_data=val, verbose=0).history
         seconds = time.perf_counter() - start
-        shared_seconds.append(seconds)
         for i, spec in enumerate(specs):
             if diverged_at[i] is not None:
                 continue

@@ -213,7 +213,7 @@ def _run(exp, opts, reporter, out, old_runs, old_epochs, notes, mine, todo, data
                 first = runs[0]
                 run_results = train_group(prepared[first.dataset], archs[first.model],
                                           [specs[r.activation] for r in runs], first.seed, exp,
-                                          engine_name, timing_cache, on_epoch=reporter.epoch)
+                                          timing_cache, on_epoch=reporter.epoch)
                 writer.add(runs, run_results)
                 reporter.group_end(runs, run_results)
     except Interrupted:
