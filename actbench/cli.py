@@ -158,7 +158,7 @@ def compare(
 ):
     """Compare two result sets; exit 1 when accuracy regressed beyond max-drop and noise.
 
-    Example: actbench compare results/quickstart /tmp/new --format markdown >> $GITHUB_STEP_SUMMARY
+    Example: actbench compare results/reference/quickstart results/quickstart --format markdown >> $GITHUB_STEP_SUMMARY
     """
     from . import render
     from .compare import compare as compare_sets, format_comparison
