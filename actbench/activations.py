@@ -13,7 +13,6 @@ Keras is imported lazily, inside the builders.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import math
 import sys
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from .errors import did_you_mean
 
 
 class ActivationSpecError(ValueError):
@@ -140,13 +141,8 @@ def get(name: str) -> Activation:
     name = ALIASES.get(name, name)
     if name in REGISTRY:
         return REGISTRY[name]
-    raise ActivationSpecError(f"unknown activation '{name}'{_closest(name)}; "
+    raise ActivationSpecError(f"unknown activation '{name}'{did_you_mean(name, names() + list(ALIASES))}; "
                               f"valid: {', '.join(names())}, or 'module:function' for your own")
-
-
-def _closest(name: str) -> str:
-    match = difflib.get_close_matches(name, names() + list(ALIASES), n=1, cutoff=0.5)
-    return f" (did you mean '{match[0]}'?)" if match else ""
 
 
 def validate(name: str, params: dict) -> None:

@@ -6,7 +6,6 @@ is allowed. Nothing in this module imports Keras.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -20,10 +19,10 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
 
-from . import activations as activation_registry
-from .errors import ConfigError
+from . import activations as activation_registry, datasets
+from .errors import ConfigError, did_you_mean
 
-DATASET_NAMES = ["mnist_sample", "mnist", "fashion_mnist", "cifar10", "cifar100"]
+DATASET_NAMES = datasets.names()
 
 
 class Strict(BaseModel):
@@ -138,7 +137,7 @@ class Experiment(Strict):
     def _known_datasets(cls, v):
         for name in v:
             if name not in DATASET_NAMES:
-                raise ValueError(f"unknown dataset '{name}'{_closest(name, DATASET_NAMES)}; "
+                raise ValueError(f"unknown dataset '{name}'{did_you_mean(name, DATASET_NAMES)}; "
                                  f"valid: {', '.join(DATASET_NAMES)}")
         if len(set(v)) != len(v):
             raise ValueError("datasets must be unique")
@@ -233,12 +232,7 @@ def _check_activations(path: Path, text: str, exp: Experiment) -> None:
     elif exp.baseline not in labels:
         raise ConfigError(_format_problems(path, text, [(("baseline",),
                           f"baseline '{exp.baseline}' is not one of the activation labels "
-                          f"({', '.join(labels)}){_closest(exp.baseline, labels)}")]))
-
-
-def _closest(name: str, choices: list[str]) -> str:
-    match = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
-    return f" (did you mean '{match[0]}'?)" if match else ""
+                          f"({', '.join(labels)}){did_you_mean(exp.baseline, labels)}")]))
 
 
 # ---------------------------------------------------------------- error messages
@@ -250,7 +244,7 @@ def _format_validation(path: Path, text: str, err: ValidationError) -> str:
         if e["type"] == "extra_forbidden":
             parent = _model_at(Experiment, loc[:-1])
             allowed = ", ".join(parent.model_fields) if parent else "see the README"
-            msg = f"unknown key '{loc[-1]}'{_closest(str(loc[-1]), list(parent.model_fields) if parent else [])}; allowed keys: {allowed}"
+            msg = f"unknown key '{loc[-1]}'{did_you_mean(str(loc[-1]), list(parent.model_fields) if parent else [])}; allowed keys: {allowed}"
         elif e["type"] == "missing":
             msg = "required field is missing"
         else:

@@ -1,5 +1,7 @@
 """The one exception type for user mistakes: the CLI prints its message and exits 2."""
 
+import difflib
+
 
 class ActbenchError(Exception):
     """A problem the user can fix (bad config, missing data, bad result files).
@@ -21,3 +23,9 @@ class DataError(ActbenchError):
 
 class ResultsError(ActbenchError):
     pass
+
+
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
+    match = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    return f" (did you mean '{match[0]}'?)" if match else ""

@@ -205,9 +205,6 @@ def read_csv_checked(path: Path, required: list[str], numeric: list[str],
             i = df.index[df["diverged"].isna()][0]
             raise ResultsError(f"{path}, line {i + 2}: column 'diverged' must be true or false.")
         df["diverged"] = df["diverged"].astype(bool)
-    for col in df.columns:
-        if "/" in col:  # diagnostic columns are numeric
-            df[col] = pd.to_numeric(df[col].replace("", None), errors="coerce")
     return df
 
 
