@@ -10,6 +10,7 @@ import importlib.metadata
 import os
 import platform
 import sys
+import tempfile
 
 from .errors import ConfigError
 
@@ -25,7 +26,7 @@ def configure(backend: str, deterministic: bool) -> dict:
     # TensorFlow's C++ logging reads this at import; level 3 hides its start-up chatter.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        importlib.import_module(BACKEND_PACKAGES[backend])
+        _import_quietly(BACKEND_PACKAGES[backend])
     except ImportError:
         raise ConfigError(f"backend: '{backend}' is not installed in this environment "
                           f"(pip install {BACKEND_PACKAGES[backend]}), or choose another backend.") from None
@@ -33,6 +34,9 @@ def configure(backend: str, deterministic: bool) -> dict:
     settings = {"deterministic": deterministic}
     if backend == "tensorflow":
         import tensorflow as tf
+        # Every model of the packed engine's timing pass traces its own functions, by
+        # design; TensorFlow's Python logger would warn about "retracing" each time.
+        tf.get_logger().setLevel("ERROR")
         if deterministic:
             # Deterministic kernels; XLA auto-jit is left off (it conflicts with op
             # determinism for max-pool gradients on GPU).
@@ -60,6 +64,26 @@ def configure(backend: str, deterministic: bool) -> dict:
         settings["torch_deterministic_algorithms"] = True
     import keras  # noqa: F401  (now bound to the chosen backend)
     return settings
+
+
+def _import_quietly(package: str) -> None:
+    """Import package with what its C++ side writes to stderr meanwhile held back:
+    TensorFlow's absl logging prints INFO lines ("oneDNN custom operations are on", "Could
+    not find cuda drivers") before TF_CPP_MIN_LOG_LEVEL applies. Replayed if the import fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            importlib.import_module(package)
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def versions(backend: str) -> dict:

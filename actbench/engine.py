@@ -62,14 +62,11 @@ def build_tower_model(data, arch, spec, seed: int):
     return model
 
 
-def train_group(data, arch, specs, seed: int, exp, timing_cache: dict, on_epoch=None) -> list[RunResult]:
-    """Train the activations `specs` on `data` under `seed`; one RunResult per spec.
-
-    on_epoch(epoch, epochs) is called after each epoch (for progress display).
-    """
+def compile_group(data, arch, specs, seed: int, training):
+    """The compiled model that trains `specs` together (packed; the tower itself when
+    there is one spec), and the towers (single-activation models) inside it."""
     import keras
 
-    training, diag = exp.training, exp.diagnostics
     towers = [build_tower_model(data, arch, spec, seed) for spec in specs]
     for i, tower in enumerate(towers):
         tower.name = f"t{i}"
@@ -87,6 +84,16 @@ def train_group(data, arch, specs, seed: int, exp, timing_cache: dict, on_epoch=
                   metrics=[["accuracy", keras.metrics.SparseCategoricalCrossentropy(name="ce")]
                            for _ in towers],
                   steps_per_execution=STEPS_PER_EXECUTION)
+    return model, towers
+
+
+def train_group(data, arch, specs, seed: int, exp, timing_cache: dict, on_epoch=None) -> list[RunResult]:
+    """Train the activations `specs` on `data` under `seed`; one RunResult per spec.
+
+    on_epoch(epoch, epochs) is called after each epoch (for progress display).
+    """
+    training, diag = exp.training, exp.diagnostics
+    model, towers = compile_group(data, arch, specs, seed, training)
     n = len(specs)
     has_val = len(data.y_val) > 0
     val = (data.x_val, [data.y_val] * n) if has_val else None

@@ -66,7 +66,7 @@ def _actbench_exe() -> list[str]:
     found = shutil.which("actbench")
     if found:
         return [found]
-    return [sys.executable, "-c", "import sys; from actbench.cli import app; sys.exit(app())"]
+    return [sys.executable, "-c", "from actbench.cli import entry; entry()"]
 
 
 ACTBENCH = _actbench_exe()
@@ -227,6 +227,9 @@ def env(tmp_path_factory):
     r = cli("run", config, "--output", baseline)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"running {TOTAL_RUNS} runs" in r.stdout
+    # No start-up chatter from TensorFlow's C++ logging, no retracing warnings.
+    assert "absl::InitializeLog" not in r.stderr and "I0000" not in r.stderr, r.stderr
+    assert "WARNING:tensorflow" not in r.stderr, r.stderr
     assert not (baseline / results.LOCK_FILE).exists()
     return {"root": root, "data": data, "config": config, "baseline": baseline, "_cache": {}}
 
