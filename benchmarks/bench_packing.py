@@ -13,8 +13,7 @@ validation set. It also reads the machine's idle CPU time over that epoch (Linux
 
 Thread settings: actbench = what backend.configure sets (1 intra-op thread, one inter-op
 thread per core: towers run side by side); single = 1 and 1 (one core); tf-default = 0
-and 0 (TensorFlow picks, as a plain Keras script gets). One tower with tf-default is the
-plain-Keras epoch. Default grid: 5 towers with each setting, plus 1, 2 and 4 towers with
+and 0 (TensorFlow picks, as a plain Keras script gets). Default grid: 5 towers with each setting, plus 1, 2 and 4 towers with
 the actbench setting; every combination --repeats times, the order rotating.
 """
 from __future__ import annotations
