@@ -223,8 +223,11 @@ def entry() -> None:
         if code is not None:
             print(code, file=sys.stderr)
         code = 0 if code is None else 1
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, OSError):  # e.g. `actbench ... | head` closed the pipe
+            pass
     if "tensorflow" in sys.modules:
         os._exit(code)
     sys.exit(code)
