@@ -82,6 +82,23 @@ def read_runs_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def rounds_table(label: str, sides: list[str], rounds: list[dict]) -> list[str]:
+    """Markdown rows: per side, its `<side>_seconds` in each round and the median."""
+    lines = [f"| {label} | " + " | ".join(f"round {r['round']}" for r in rounds) + " | median |",
+             "|---|" + "---|" * (len(rounds) + 1)]
+    for side in sides:
+        seconds = [r[f"{side}_seconds"] for r in rounds]
+        lines.append(f"| {side} | " + " | ".join(f"{x:.1f} s" for x in seconds) + f" | **{median(seconds):.1f} s** |")
+    return lines
+
+
+def publish(out: Path, result: dict, header: list[str], body: list[str]) -> None:
+    """Write the JSON and the markdown (header + body); print the body and where both went."""
+    json_path, md_path = write_outputs(out, result, "\n".join(header + body))
+    print("\n".join(body))
+    print(f"written: {json_path}, {md_path}")
+
+
 def write_outputs(out: Path, result: dict, markdown: str) -> tuple[Path, Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

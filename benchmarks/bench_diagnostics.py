@@ -23,7 +23,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (ROOT, actbench_cmd, loadavg, machine, median, timed, versions,  # noqa: E402
-                     write_outputs)
+                     publish, rounds_table)
 
 ALL = ("gradients", "dead_units", "saturation", "timing")
 
@@ -77,20 +77,14 @@ def main(argv=None) -> int:
               "overhead_percent": round(overhead, 1), "target_percent": 10, "meets_target": overhead <= 10,
               "rounds": rounds}
     m = result["machine"]
-    md = [f"# actbench diagnostics overhead ({result['date']})", "",
-          f"- machine: {m['cpu_model']}, {m['cpu_count']} CPUs, load after {result['load_after']}",
-          f"- versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}",
-          f"- config: {args.config}; engine {args.engine or 'from config'}",
-          f"- command: `{result['command']}`", "",
-          "| diagnostics | " + " | ".join(f"round {r['round']}" for r in rounds) + " | median |",
-          "|---|" + "---|" * (len(rounds) + 1)]
-    for mode in ("on", "off"):
-        md.append(f"| {mode} | " + " | ".join(f"{r[mode + '_seconds']:.1f} s" for r in rounds)
-                  + f" | **{median([r[mode + '_seconds'] for r in rounds]):.1f} s** |")
-    md += ["", f"**overhead: {overhead:+.1f} %** (target <= 10 %: {'met' if overhead <= 10 else 'NOT met'})", ""]
-    json_path, md_path = write_outputs(args.out, result, "\n".join(md))
-    print("\n".join(md[6:]))
-    print(f"written: {json_path}, {md_path}")
+    header = [f"# actbench diagnostics overhead ({result['date']})", "",
+              f"- machine: {m['cpu_model']}, {m['cpu_count']} CPUs, load after {result['load_after']}",
+              f"- versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}",
+              f"- config: {args.config}; engine {args.engine or 'from config'}",
+              f"- command: `{result['command']}`", ""]
+    body = rounds_table("diagnostics", ["on", "off"], rounds)
+    body += ["", f"**overhead: {overhead:+.1f} %** (target <= 10 %: {'met' if overhead <= 10 else 'NOT met'})", ""]
+    publish(args.out, result, header, body)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -28,7 +28,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (ROOT, actbench_cmd, loadavg, machine, median, python_exe,  # noqa: E402
-                     read_runs_csv, timed, versions, write_outputs)
+                     publish, read_runs_csv, rounds_table, timed, versions)
 
 DEFAULT_ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "elu"]
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
@@ -170,19 +170,15 @@ def main(argv=None) -> int:
         "rounds": rounds,
     }
     m = result["machine"]
-    md = [f"# actbench vs plain Keras — grid benchmark ({result['date']})", "",
-          f"- machine: {m['cpu_model']}, {m['cpu_count']} CPUs (affinity {m['cpu_affinity']}), load after {result['load_after']}",
-          f"- versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}",
-          f"- grid: fashion_mnist, {', '.join(args.activations)}; seed {args.seed}; {args.epochs} epoch(s), "
-          f"batch {args.batch_size}, validation_split {args.validation_split}; train_limit {args.train_limit}, "
-          f"test_limit {args.test_limit}; engine {args.engine}; backend {args.backend}; "
-          f"diagnostics {'off' if args.no_diagnostics else 'on'}",
-          f"- command: `{result['command']}`", "",
-          "| side | " + " | ".join(f"round {r['round']}" for r in rounds) + " | median |",
-          "|---|" + "---|" * (len(rounds) + 1)]
-    for side in ("plain", "actbench") + (("alt",) if args.alt_cmd else ()):
-        md.append(f"| {side} | " + " | ".join(f"{r[side + '_seconds']:.1f} s" for r in rounds)
-                  + f" | **{median([r[side + '_seconds'] for r in rounds]):.1f} s** |")
+    header = [f"# actbench vs plain Keras — grid benchmark ({result['date']})", "",
+              f"- machine: {m['cpu_model']}, {m['cpu_count']} CPUs (affinity {m['cpu_affinity']}), load after {result['load_after']}",
+              f"- versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}",
+              f"- grid: fashion_mnist, {', '.join(args.activations)}; seed {args.seed}; {args.epochs} epoch(s), "
+              f"batch {args.batch_size}, validation_split {args.validation_split}; train_limit {args.train_limit}, "
+              f"test_limit {args.test_limit}; engine {args.engine}; backend {args.backend}; "
+              f"diagnostics {'off' if args.no_diagnostics else 'on'}",
+              f"- command: `{result['command']}`", ""]
+    md = rounds_table("side", ["plain", "actbench"] + (["alt"] if args.alt_cmd else []), rounds)
     md += ["", f"**ratio actbench/plain: {ratio:.3f}** (target <= 0.5: {'met' if ratio <= 0.5 else 'NOT met'})"]
     if args.alt_cmd:
         md += [f"**ratio alt/plain: {alt_med / plain_med:.3f}** (alt = `{args.alt_cmd}`)"]
@@ -192,10 +188,8 @@ def main(argv=None) -> int:
         md.append(f"| {x['activation']} | {100 * x['plain']:.2f} | {100 * x['actbench']:.2f} | {x['diff_points']:+.2f} |"
                   + (f" {100 * x['alt']:.2f} | {x['alt_diff_points']:+.2f} |" if args.alt_cmd else ""))
     md.append("")
-    json_path, md_path = write_outputs(args.out, result, "\n".join(md))
-    print("\n".join(md[6:]))
     print(f"machine: {m['cpu_model']}, {m['cpu_count']} CPUs; versions: {result['versions']}")
-    print(f"written: {json_path}, {md_path}")
+    publish(args.out, result, header, md)
     if not args.keep:
         import shutil
         shutil.rmtree(workdir, ignore_errors=True)

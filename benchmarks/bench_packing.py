@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, loadavg, machine, median, python_exe, timed, versions, write_outputs  # noqa: E402
+from _common import ROOT, loadavg, machine, median, publish, python_exe, timed, versions  # noqa: E402
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "elu"]
 THREADS = {"actbench": None, "single": (1, 1), "tf-default": (0, 0)}  # None: backend.configure's
@@ -120,20 +120,18 @@ def main(argv=None) -> int:
                       "trace_s": median([x["trace_s"] for x in mine]), "epochs_s": [x["epoch_s"] for x in mine]})
     info = {"machine": machine(), "versions": versions(), "command": " ".join([Path(python_exe()).name] + sys.argv),
             "train_limit": args.train_limit, "rows": rows, "table": table}
-    lines = [f"# One packed epoch by towers and threads ({datetime.datetime.now().isoformat(timespec='seconds')})",
-             "", f"- machine: {info['machine']['cpu_model']}, {info['machine']['cpu_count']} CPUs",
-             f"- versions: {', '.join(f'{k} {v}' for k, v in info['versions'].items())}",
-             f"- data: Fashion-MNIST, train_limit {args.train_limit}, 10 % validation, batch 32, Adam",
-             f"- command: `{info['command']}`", "",
-             "| towers | threads | epoch (median) | per tower | idle core-s in the epoch | trace | all epochs |",
-             "|---|---|---|---|---|---|---|"]
+    header = [f"# One packed epoch by towers and threads ({datetime.datetime.now().isoformat(timespec='seconds')})",
+              "", f"- machine: {info['machine']['cpu_model']}, {info['machine']['cpu_count']} CPUs",
+              f"- versions: {', '.join(f'{k} {v}' for k, v in info['versions'].items())}",
+              f"- data: Fashion-MNIST, train_limit {args.train_limit}, 10 % validation, batch 32, Adam",
+              f"- command: `{info['command']}`", ""]
+    body = ["| towers | threads | epoch (median) | per tower | idle core-s in the epoch | trace | all epochs |",
+            "|---|---|---|---|---|---|---|"]
     for t in table:
-        lines.append(f"| {t['towers']} | {t['threads']} | {t['epoch_s']:.2f} s | {t['per_tower_s']:.2f} s | "
-                     f"{t['idle_core_s']:.1f} | {t['trace_s']:.2f} s | "
-                     f"{', '.join(f'{e:.1f}' for e in t['epochs_s'])} |")
-    md = "\n".join(lines) + "\n"
-    write_outputs(out, info, md)
-    print(md)
+        body.append(f"| {t['towers']} | {t['threads']} | {t['epoch_s']:.2f} s | {t['per_tower_s']:.2f} s | "
+                    f"{t['idle_core_s']:.1f} | {t['trace_s']:.2f} s | "
+                    f"{', '.join(f'{e:.1f}' for e in t['epochs_s'])} |")
+    publish(out, info, header, body + [""])
     return 0
 
 
