@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import diagnostics
+from . import diagnostics, loop
 from .model import build_model
 
 TIMING_STEPS = 32      # train steps timed per activation in the packed engine's timing pass
 TIMING_TEST_EXAMPLES = 2048  # test examples whose inference the timing pass times
-STEPS_PER_EXECUTION = 32  # train steps per tf.function call: same math, less Python dispatch per step
+STEPS_PER_EXECUTION = 32  # steps per call where model.fit trains (backends other than TensorFlow)
 # A run diverged when its epoch loss is NaN/inf or above this: cross-entropy at chance
 # is ln(n_classes) (2.3 for 10 classes), so 1e6 is blown up, not slow learning.
 DIVERGENCE_LOSS = 1e6
@@ -94,9 +94,10 @@ def train_group(data, arch, specs, seed: int, exp, timing_cache: dict, on_epoch=
     """
     training, diag = exp.training, exp.diagnostics
     model, towers = compile_group(data, arch, specs, seed, training)
+    trainer = loop.for_model(model)
     n = len(specs)
     has_val = len(data.y_val) > 0
-    val = (data.x_val, [data.y_val] * n) if has_val else None
+    val = (data.x_val, data.y_val) if has_val else None
     probe = diagnostics.probe_indices(len(data.y_train), diag.probe_size, seed)
     x_probe, y_probe = data.x_train[probe], data.y_train[probe]
     want_diag = diag.gradients or diag.dead_units or diag.saturation
@@ -107,8 +108,7 @@ def train_group(data, arch, specs, seed: int, exp, timing_cache: dict, on_epoch=
         order = epoch_order(len(data.y_train), seed, epoch)
         x, y = data.x_train[order], data.y_train[order]
         start = time.perf_counter()
-        history = model.fit(x, [y] * n, batch_size=training.batch_size, epochs=1, shuffle=False,
-                            validation_data=val, verbose=0).history
+        history = trainer.train_epoch(x, y, training.batch_size, validation=val)
         seconds = time.perf_counter() - start
         for i, spec in enumerate(specs):
             if diverged_at[i] is not None:
@@ -135,12 +135,11 @@ def train_group(data, arch, specs, seed: int, exp, timing_cache: dict, on_epoch=
     if any(d is None for d in diverged_at):
         # Evaluated at the training batch size, so the test function traced for validation
         # is reused and the timed evaluation is pure inference (a warm-up traces it otherwise).
+        bs = training.batch_size
         if not has_val:
-            model.evaluate(data.x_test[:training.batch_size], [data.y_test[:training.batch_size]] * n,
-                           batch_size=training.batch_size, verbose=0)
+            trainer.evaluate(data.x_test[:bs], data.y_test[:bs], bs)
         start = time.perf_counter()
-        test = model.evaluate(data.x_test, [data.y_test] * n, batch_size=training.batch_size,
-                              verbose=0, return_dict=True)
+        test = trainer.evaluate(data.x_test, data.y_test, bs)
         test_seconds = time.perf_counter() - start
 
     results = []
@@ -162,7 +161,7 @@ def train_group(data, arch, specs, seed: int, exp, timing_cache: dict, on_epoch=
 def _metric(history: dict, i: int, n: int, name: str, prefix: str = "") -> float:
     # A single-output model logs "ce"/"accuracy"; a packed one "t<i>_ce"/"t<i>_accuracy".
     key = f"{prefix}{name}" if n == 1 else f"{prefix}t{i}_{name}"
-    return float(history[key][-1])
+    return float(history[key])
 
 
 def _throughput(model, x, batch_size: int) -> float:
@@ -185,12 +184,13 @@ def _timing_pass(data, arch, spec, seed, exp, cache: dict) -> tuple[float, float
         # next to nothing, but tracing them took ~0.4 s more per model here).
         model.compile(optimizer=make_optimizer(exp.training.optimizer),
                       loss="sparse_categorical_crossentropy", steps_per_execution=STEPS_PER_EXECUTION)
+        trainer = loop.for_model(model)
         bs = exp.training.batch_size
         steps = min(TIMING_STEPS, max(1, len(data.y_train) // bs))
         x, y = data.x_train[: steps * bs], data.y_train[: steps * bs]
-        model.fit(x[:bs], y[:bs], batch_size=bs, epochs=1, verbose=0)  # trace and warm up
+        trainer.train_epoch(x[:bs], y[:bs], bs)  # trace and warm up
         start = time.perf_counter()
-        model.fit(x, y, batch_size=bs, epochs=1, verbose=0)
+        trainer.train_epoch(x, y, bs)
         per_step = (time.perf_counter() - start) / steps
         steps_per_epoch = math.ceil(len(data.y_train) / bs)
         val_steps = math.ceil(len(data.y_val) / bs)

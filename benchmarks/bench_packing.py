@@ -1,20 +1,23 @@
 """How fast one packed epoch is, by number of towers and TensorFlow thread settings.
 
     .venv/bin/python benchmarks/bench_packing.py [--repeats 2] [--towers 1 2 4 5]
-        [--threads actbench single tf-default] [--train-limit N] [--out PATH]
+        [--threads actbench single tf-default] [--fit] [--train-limit N] [--out PATH]
 
 Where the time of a packed run goes on a small CPU machine: each measurement is a fresh
 process (TensorFlow's threads can only be set before it runs an op) that loads
 Fashion-MNIST with actbench's loader, builds and compiles N towers exactly as the packed
 engine does (actbench.engine.compile_group; activations cycle through sigmoid, tanh,
-relu, leaky_relu, elu), traces on one batch, then times ONE epoch of fit with the 10 %
-validation set. It also reads the machine's idle CPU time over that epoch (Linux
-/proc/stat; every core that waits counts), which shows how well the cores are used.
+relu, leaky_relu, elu), traces on one batch (training and validation), then times ONE
+epoch with the 10 % validation set, driven as the engine drives it
+(actbench.loop.for_model; with --fit, Keras' model.fit instead). It also reads the
+machine's idle CPU time over that epoch (Linux /proc/stat; every core that waits
+counts), which shows how well the cores are used.
 
 Thread settings: actbench = what backend.configure sets (1 intra-op thread, one inter-op
 thread per core: towers run side by side); single = 1 and 1 (one core); tf-default = 0
-and 0 (TensorFlow picks, as a plain Keras script gets). Default grid: 5 towers with each setting, plus 1, 2 and 4 towers with
-the actbench setting; every combination --repeats times, the order rotating.
+and 0 (TensorFlow picks, as a plain Keras script gets). Default grid: 5 towers with each
+setting, plus 1, 2 and 4 towers with the actbench setting; every combination --repeats
+times, the order rotating.
 """
 from __future__ import annotations
 
@@ -45,7 +48,7 @@ def idle_seconds() -> float:
 
 def worker(args) -> None:
     """One measurement; prints one JSON line."""
-    from actbench import backend, config, datasets, engine
+    from actbench import backend, config, datasets, engine, loop
 
     backend.configure("tensorflow", deterministic=True)
     if THREADS[args.threads] is not None:
@@ -61,13 +64,13 @@ def worker(args) -> None:
     data = datasets.prepare(raw, train_limit=args.train_limit, validation_split=0.1)
     specs = exp.activation_specs
     model, _ = engine.compile_group(data, exp.models[0], specs, 0, exp.training)
+    trainer = (loop.KerasFitLoop if args.fit else loop.for_model)(model)
     n, bs = len(specs), exp.training.batch_size
     start = time.perf_counter()
-    model.fit(data.x_train[:bs], [data.y_train[:bs]] * n, batch_size=bs, verbose=0)
+    trainer.train_epoch(data.x_train[:bs], data.y_train[:bs], bs, validation=(data.x_val[:bs], data.y_val[:bs]))
     trace = time.perf_counter() - start
     idle0, start = idle_seconds(), time.perf_counter()
-    model.fit(data.x_train, [data.y_train] * n, batch_size=bs, epochs=1, shuffle=False,
-              validation_data=(data.x_val, [data.y_val] * n), verbose=0)
+    trainer.train_epoch(data.x_train, data.y_train, bs, validation=(data.x_val, data.y_val))
     epoch = time.perf_counter() - start
     print(json.dumps({"towers": n, "threads": args.threads, "trace_s": trace, "epoch_s": epoch,
                       "idle_core_s": idle_seconds() - idle0, "cores": os.cpu_count()}))
@@ -80,6 +83,7 @@ def main(argv=None) -> int:
                    help="tower counts to time with the actbench threads (default 1 2 4 5)")
     p.add_argument("--threads", nargs="+", choices=list(THREADS), default=None,
                    help="thread settings to time with 5 towers (default: all three)")
+    p.add_argument("--fit", action="store_true", help="drive the epoch with model.fit instead of the engine's loop")
     p.add_argument("--train-limit", type=int, default=None, help="train on a stratified subset (development)")
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--out", type=Path, default=None)
@@ -104,6 +108,8 @@ def main(argv=None) -> int:
                    "--data-dir", args.data_dir]
             if args.train_limit:
                 cmd += ["--train-limit", str(args.train_limit)]
+            if args.fit:
+                cmd.append("--fit")
             load = loadavg()
             _, proc = timed(cmd, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
             row = json.loads(proc.stdout.strip().splitlines()[-1]) | {"round": r + 1, "load": load}
@@ -119,11 +125,13 @@ def main(argv=None) -> int:
                       "idle_core_s": median([x["idle_core_s"] for x in mine]),
                       "trace_s": median([x["trace_s"] for x in mine]), "epochs_s": [x["epoch_s"] for x in mine]})
     info = {"machine": machine(), "versions": versions(), "command": " ".join([Path(python_exe()).name] + sys.argv),
-            "train_limit": args.train_limit, "rows": rows, "table": table}
+            "train_limit": args.train_limit, "driver": "model.fit" if args.fit else "engine loop",
+            "rows": rows, "table": table}
     header = [f"# One packed epoch by towers and threads ({datetime.datetime.now().isoformat(timespec='seconds')})",
               "", f"- machine: {info['machine']['cpu_model']}, {info['machine']['cpu_count']} CPUs",
               f"- versions: {', '.join(f'{k} {v}' for k, v in info['versions'].items())}",
               f"- data: Fashion-MNIST, train_limit {args.train_limit}, 10 % validation, batch 32, Adam",
+              f"- epoch driven by: {info['driver']}",
               f"- command: `{info['command']}`", ""]
     body = ["| towers | threads | epoch (median) | per tower | idle core-s in the epoch | trace | all epochs |",
             "|---|---|---|---|---|---|---|"]

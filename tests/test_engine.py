@@ -113,3 +113,31 @@ def test_packed_equals_sequential_with_dropout_and_batch_norm(tmp_path):
                            training={"engine": engine}, diagnostics={"timing": False})
         frames.append(epochs[METRICS_EPOCH].to_numpy(float))
     np.testing.assert_allclose(frames[0], frames[1], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("activations", [["relu"], ["relu", "tanh", "elu"]])
+def test_in_memory_loop_equals_keras_fit(tmp_path, monkeypatch, activations):
+    # The TensorFlow loop runs Keras' own train_step/test_step outside model.fit; this
+    # holds it to fit's numbers bit for bit: 2 epochs with validation, several calls per
+    # epoch and a short last batch (100 = 6 x 16 + 4), with dropout and batch norm.
+    from actbench import datasets, engine, loop
+
+    monkeypatch.setattr(loop, "STEPS_PER_CALL", 4)
+    exp = load_tiny(tmp_path, activations=activations, seeds=[0],
+                    model={"conv_filters": [8], "dense_units": [16], "dropout": 0.3, "batch_norm": True})
+    data = datasets.prepare(datasets.load("mnist_sample"), train_limit=125, test_limit=50, validation_split=0.2)
+    assert len(data.y_train) == 100
+    logs = {}
+    for kind in (loop.InMemoryLoop, loop.KerasFitLoop):
+        model, _ = engine.compile_group(data, exp.models[0], exp.activation_specs, 0, exp.training)
+        trainer = kind(model)
+        orders = [engine.epoch_order(100, 0, e) for e in (1, 2)]
+        epochs = [trainer.train_epoch(data.x_train[o], data.y_train[o], 16, validation=(data.x_val, data.y_val))
+                  for o in orders]
+        logs[kind] = (epochs, trainer.evaluate(data.x_test, data.y_test, 16),
+                      [w.copy() for w in model.get_weights()])
+    (epochs_a, test_a, weights_a), (epochs_b, test_b, weights_b) = logs.values()
+    assert epochs_a == epochs_b and test_a == test_b
+    assert set(epochs_a[0]) >= {"loss", "val_loss"} and len(test_a) > 1
+    for a, b in zip(weights_a, weights_b):
+        np.testing.assert_array_equal(a, b)
