@@ -5,8 +5,9 @@ one tf.function per STEPS_PER_CALL batches, on batches sliced from the arrays al
 memory. The math (forward pass, losses, gradients, optimizer update, metrics) is Keras'
 own, so the numbers equal model.fit's and model.evaluate's bit for bit
 (tests/test_engine.py checks); what it leaves out is fit's machinery around the step
-(tf.data iterator, callbacks), which took ~15 % of a packed epoch on a 2-core CPU
-(5 towers, Fashion-MNIST: 19.4-22.4 s per epoch with fit, 17.1-17.4 s this way).
+(tf.data iterator, callbacks). On a 2-core CPU a packed epoch of 5 towers on
+Fashion-MNIST took 18.3 s this way against 19.4 s through fit, and the benchmark grid
+~62-64 s against ~70-74 s (benchmarks/README.md).
 Other backends use model.fit / model.evaluate themselves (KerasFitLoop).
 """
 
