@@ -1,7 +1,8 @@
 """How fast one packed epoch is, by number of towers and TensorFlow thread settings.
 
     .venv/bin/python benchmarks/bench_packing.py [--repeats 2] [--towers 1 2 4 5]
-        [--threads actbench single tf-default] [--fit] [--train-limit N] [--out PATH]
+        [--threads actbench single tf-default] [--fit] [--backend tensorflow|jax|torch]
+        [--train-limit N] [--out PATH]
 
 Where the time of a packed run goes on a small CPU machine: each measurement is a fresh
 process (TensorFlow's threads can only be set before it runs an op) that loads
@@ -17,7 +18,8 @@ Thread settings: actbench = what backend.configure sets (1 intra-op thread, one 
 thread per core: towers run side by side); single = 1 and 1 (one core); tf-default = 0
 and 0 (TensorFlow picks, as a plain Keras script gets). Default grid: 5 towers with each
 setting, plus 1, 2 and 4 towers with the actbench setting; every combination --repeats
-times, the order rotating.
+times, the order rotating. On another backend (--backend jax: the GPU check in
+benchmarks/README.md) thread settings do not apply: only the tower counts are timed.
 """
 from __future__ import annotations
 
@@ -50,8 +52,8 @@ def worker(args) -> None:
     """One measurement; prints one JSON line."""
     from actbench import backend, config, datasets, engine, loop
 
-    backend.configure("tensorflow", deterministic=True)
-    if THREADS[args.threads] is not None:
+    backend.configure(args.backend, deterministic=True)
+    if args.backend == "tensorflow" and THREADS[args.threads] is not None:
         import tensorflow as tf
         intra, inter = THREADS[args.threads]
         tf.config.threading.set_intra_op_parallelism_threads(intra)
@@ -84,6 +86,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", nargs="+", choices=list(THREADS), default=None,
                    help="thread settings to time with 5 towers (default: all three)")
     p.add_argument("--fit", action="store_true", help="drive the epoch with model.fit instead of the engine's loop")
+    p.add_argument("--backend", choices=["tensorflow", "jax", "torch"], default="tensorflow",
+                   help="Keras backend (thread settings are TensorFlow's: other backends time tower counts only)")
     p.add_argument("--train-limit", type=int, default=None, help="train on a stratified subset (development)")
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--out", type=Path, default=None)
@@ -96,7 +100,7 @@ def main(argv=None) -> int:
         worker(args)
         return 0
 
-    combos = [(5, t) for t in (args.threads or list(THREADS))]
+    combos = [(5, t) for t in (args.threads or list(THREADS))] if args.backend == "tensorflow" else []
     combos += [(k, "actbench") for k in (args.towers or [1, 2, 4, 5]) if (k, "actbench") not in combos]
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out or ROOT / "benchmarks" / "results" / f"packing-{stamp}.json"
@@ -105,7 +109,7 @@ def main(argv=None) -> int:
         shift = r % len(combos)
         for towers, threads in combos[shift:] + combos[:shift]:
             cmd = [python_exe(), __file__, "--worker", "--one-towers", str(towers), "--one-threads", threads,
-                   "--data-dir", args.data_dir]
+                   "--data-dir", args.data_dir, "--backend", args.backend]
             if args.train_limit:
                 cmd += ["--train-limit", str(args.train_limit)]
             if args.fit:
@@ -125,13 +129,14 @@ def main(argv=None) -> int:
                       "idle_core_s": median([x["idle_core_s"] for x in mine]),
                       "trace_s": median([x["trace_s"] for x in mine]), "epochs_s": [x["epoch_s"] for x in mine]})
     info = {"machine": machine(), "versions": versions(), "command": " ".join([Path(python_exe()).name] + sys.argv),
-            "train_limit": args.train_limit, "driver": "model.fit" if args.fit else "engine loop",
+            "train_limit": args.train_limit, "backend": args.backend,
+            "driver": "model.fit" if args.fit else "engine loop",
             "rows": rows, "table": table}
     header = [f"# One packed epoch by towers and threads ({datetime.datetime.now().isoformat(timespec='seconds')})",
               "", f"- machine: {info['machine']['cpu_model']}, {info['machine']['cpu_count']} CPUs",
               f"- versions: {', '.join(f'{k} {v}' for k, v in info['versions'].items())}",
               f"- data: Fashion-MNIST, train_limit {args.train_limit}, 10 % validation, batch 32, Adam",
-              f"- epoch driven by: {info['driver']}",
+              f"- backend: {args.backend}; epoch driven by: {info['driver']}",
               f"- command: `{info['command']}`", ""]
     body = ["| towers | threads | epoch (median) | per tower | idle core-s in the epoch | trace | all epochs |",
             "|---|---|---|---|---|---|---|"]
