@@ -23,6 +23,11 @@ def for_model(model):
     return InMemoryLoop(model) if keras.backend.backend() == "tensorflow" else KerasFitLoop(model)
 
 
+def _targets(y, n_outputs: int):
+    """The labels as the model's outputs take them: every tower learns the same labels."""
+    return y if n_outputs == 1 else tuple([y] * n_outputs)
+
+
 class InMemoryLoop:
     """Epochs of model.train_step / model.test_step over in-memory batches (TensorFlow)."""
 
@@ -57,7 +62,7 @@ class InMemoryLoop:
 
         def run(xs, ys):  # xs: (calls' batches, batch, *example shape); ys: (batches, batch)
             for j in tf.range(tf.shape(xs)[0]):
-                step((xs[j], ys[j] if n == 1 else tuple([ys[j]] * n)))
+                step((xs[j], _targets(ys[j], n)))
             return 0
 
         # Batch dimensions left open (as fit's iterator leaves them), so a short last
@@ -86,15 +91,12 @@ class KerasFitLoop:
         self.model = model
         self.n_outputs = len(model.outputs)
 
-    def _targets(self, y):
-        return y if self.n_outputs == 1 else [y] * self.n_outputs
-
     def train_epoch(self, x, y, batch_size: int, validation=None) -> dict:
-        val = None if validation is None else (validation[0], self._targets(validation[1]))
-        history = self.model.fit(x, self._targets(y), batch_size=batch_size, epochs=1, shuffle=False,
+        val = None if validation is None else (validation[0], _targets(validation[1], self.n_outputs))
+        history = self.model.fit(x, _targets(y, self.n_outputs), batch_size=batch_size, epochs=1, shuffle=False,
                                  validation_data=val, verbose=0).history
         return {k: float(v[-1]) for k, v in history.items()}
 
     def evaluate(self, x, y, batch_size: int) -> dict:
-        return {k: float(v) for k, v in self.model.evaluate(x, self._targets(y), batch_size=batch_size,
+        return {k: float(v) for k, v in self.model.evaluate(x, _targets(y, self.n_outputs), batch_size=batch_size,
                                                             verbose=0, return_dict=True).items()}
