@@ -62,7 +62,7 @@ def keras_home(tmp_path, monkeypatch):
     ds.clear_cache()
 
 
-def _accept_fake_in_keras(monkeypatch, official_name, path):
+def _accept_fake_in_keras(monkeypatch, name, official_name, path):
     """A fake never matches the official hash that Keras checks on cached files.
     Simulate a file whose hash matches: make both Keras' and actbench's known
     hash agree with the fake's sha256."""
@@ -73,7 +73,7 @@ def _accept_fake_in_keras(monkeypatch, official_name, path):
     monkeypatch.setattr(fu, "validate_file", lambda fpath, file_hash, algorithm="auto", chunk_size=65535:
                         True if os.path.abspath(fpath) == os.path.abspath(path)
                         else real_validate(fpath, file_hash, algorithm, chunk_size))
-    monkeypatch.setitem(ds.KNOWN_CHECKSUMS, official_name,
+    monkeypatch.setitem(ds.NAMES[name].checksums, official_name,
                         ds.Checksum("sha256", fake, "file", "test"))
 
 
@@ -127,11 +127,12 @@ def test_mnist_sample_loads_verified_and_stratified(iso):
     assert ds.load("mnist_sample") is raw  # cached per process
     assert ds.load("mnist_sample", verify=False) is not raw
     assert os.path.getsize(ds.MNIST_SAMPLE_PATH) < 3_000_000
-    assert _sha(ds.MNIST_SAMPLE_PATH) == ds.KNOWN_CHECKSUMS["mnist_sample.npz"].hexdigest
+    assert _sha(ds.MNIST_SAMPLE_PATH) == ds.NAMES["mnist_sample"].checksums["mnist_sample.npz"].hexdigest
 
 
 def test_mnist_sample_checksum_mismatch(iso, monkeypatch):
-    monkeypatch.setitem(ds.KNOWN_CHECKSUMS, "mnist_sample.npz", ds.Checksum("sha256", "0" * 64, "file", "test"))
+    monkeypatch.setitem(ds.NAMES["mnist_sample"].checksums, "mnist_sample.npz",
+                        ds.Checksum("sha256", "0" * 64, "file", "test"))
     with pytest.raises(DataError) as e:
         ds.load("mnist_sample")
     assert "0" * 64 in str(e.value) and ds.MNIST_SAMPLE_PATH in str(e.value)
@@ -165,7 +166,7 @@ def test_checksum_mismatch_reports_expected_and_actual(iso, tmp_path):
         ds.load("mnist", str(tmp_path / "d"))
     msg = str(e.value)
     assert path in msg
-    assert ds.KNOWN_CHECKSUMS["mnist.npz"].hexdigest in msg and _sha(path) in msg
+    assert ds.NAMES["mnist"].checksums["mnist.npz"].hexdigest in msg and _sha(path) in msg
     assert "data_verify: false" in msg and "--no-verify-data" in msg and "download it again" in msg
 
 
@@ -219,7 +220,7 @@ def test_cifar_tar_checksum_mismatch(iso, tmp_path):
     path = of.write_cifar10_tar(tmp_path / "d")
     with pytest.raises(DataError) as e:
         ds.load("cifar10", str(tmp_path / "d"))
-    assert path in str(e.value) and ds.KNOWN_CHECKSUMS["cifar-10-python.tar.gz"].hexdigest in str(e.value)
+    assert path in str(e.value) and ds.NAMES["cifar10"].checksums["cifar-10-python.tar.gz"].hexdigest in str(e.value)
 
 
 # ----------------------------------------------------------------------------- Keras cache
@@ -239,7 +240,7 @@ def test_keras_cache_fashion_uses_real_loader(keras_home):
 ])
 def test_keras_cache_real_loader(keras_home, monkeypatch, name, official, shape):
     path = of.write_keras_cache(keras_home, name)
-    _accept_fake_in_keras(monkeypatch, official, path)
+    _accept_fake_in_keras(monkeypatch, name, official, path)
     raw = ds.load(name)  # verified against the (patched) known hash, then keras reads it
     assert raw.verified and f"read by keras.datasets.{name}" in raw.source
     assert raw.x_train.shape == shape and raw.y_train.ndim == 1
@@ -253,7 +254,7 @@ def test_keras_cache_cifar10_loader_errors_become_data_errors(keras_home, monkey
     # keras.datasets.cifar10 hard-codes 5 x 10,000 training images, so a tiny fake
     # archive (even one whose hash Keras accepts) makes it fail: reported naming the file.
     path = of.write_keras_cache(keras_home, "cifar10")
-    _accept_fake_in_keras(monkeypatch, "cifar-10-python.tar.gz", path)
+    _accept_fake_in_keras(monkeypatch, "cifar10", "cifar-10-python.tar.gz", path)
     with pytest.raises(DataError, match="keras.datasets.cifar10.load_data failed") as e:
         ds.load("cifar10")
     assert path in str(e.value)
@@ -434,7 +435,7 @@ def test_prepare_rejects_bad_arguments(iso, kw):
 def test_allocate_sums_and_minimums():
     counts = np.array([1, 1, 50, 200])
     for k in range(0, 253):
-        alloc = ds._allocate(counts, k)
+        alloc = ds.allocate(counts, k)
         assert alloc.sum() == min(k, counts.sum()) and np.all(alloc <= counts)
         if k >= 4:
             assert np.all(alloc >= 1)
