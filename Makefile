@@ -20,7 +20,7 @@ run: $(STAMP)
 	$(BIN)/actbench run configs/quickstart.yaml
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=10
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,16 +1,25 @@
 """Compare two result sets (a baseline and a candidate) for regressions, e.g. in CI.
 
-Rows are matched by (dataset, model, activation). For each match the mean test accuracy
-over the non-diverged seeds of each side is compared:
+Rows are matched by (dataset, model, activation); each row compares the test accuracy
+of the non-diverged seeds of both sides:
 
-* with >= 2 seeds on both sides, Welch's t-test decides: p < alpha -> 'better' or
-  'worse' (by the sign of the difference), else 'same'. A row is a *regression* when it
-  is significantly worse (p < alpha) AND the drop is larger than max_drop.
-  Significantly worse but within max_drop stays 'worse' without being a regression.
-* with 1 seed on either side no test is possible, so only max_drop applies:
+* paired when both sides finished at least 2 of the same seeds (the same seed means the
+  same initial weights and data order): a paired t-test on the per-seed differences over
+  the common seeds; seeds on one side only are named in a warning and left out. Welch's
+  t-test over all seeds otherwise. The `test` column says which.
+* p-values are Holm-corrected across all tested rows of the comparison, so "any
+  regression" keeps its false-alarm rate at or below alpha however many rows are compared.
+* p_holm < alpha -> 'better' or 'worse' (by the sign of the difference), else 'same'. A
+  row is a *regression* when it is significantly worse AND the drop exceeds max_drop.
+* identical numbers on identical seeds, same config hash, same versions and backend:
+  'identical' (an exact rerun).
+* with fewer than 2 values on either side no test is possible, so only max_drop applies:
   diff < -max_drop -> 'worse' and a regression; diff > max_drop -> 'better'; else 'same'.
 * a side where every run diverged: candidate all-diverged (base not) -> 'worse' and a
   regression; base all-diverged (candidate not) -> 'better'; both -> 'same'.
+* power: each tested row states the smallest drop it detects with 80% power at alpha/m
+  (m tested rows, Holm's first step), from the observed spread; a warning says when
+  --max-drop is below it.
 
 No Keras import here; this runs in CI in well under a second or two.
 """
@@ -24,13 +33,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import format as fmt_
 from .errors import ResultsError
 from .results import GROUP_KEYS, ResultSet
-from .stats import _diverged_mask, _num, welch
+from .significance import NO_TEST, PAIRED, TestResult, compare_by_seed, holm, min_detectable_drop
+from .stats import at_chance_mask, diverged_mask, numeric
 
 COMPARE_COLUMNS = [
-    *GROUP_KEYS, "base_n", "cand_n", "base_mean", "cand_mean", "diff", "diff_ci_low",
-    "diff_ci_high", "p_value", "verdict", "regression",
+    *GROUP_KEYS, "test", "base_n", "cand_n", "base_at_chance", "cand_at_chance", "base_mean", "cand_mean",
+    "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "min_detectable_drop", "verdict", "regression",
 ]
 FORMATS = ("markdown", "csv", "json")
 
@@ -44,19 +55,117 @@ class Comparison:
     alpha: float = 0.05
     base_source: str = ""
     cand_source: str = ""
+    n_tested: int = 0          # rows with a test: Holm's m
 
     @property
     def n_regressions(self) -> int:
         return int(self.rows["regression"].sum()) if len(self.rows) else 0
 
+    @property
+    def identical(self) -> bool:
+        """Every row is an exact rerun."""
+        return bool(len(self.rows)) and bool((self.rows["verdict"] == "identical").all())
 
-def _groups(rs: ResultSet) -> pd.DataFrame:
-    runs = rs.runs.reset_index(drop=True)
+
+@dataclass
+class _Side:
+    """One (dataset, model, activation) of one side."""
+
+    accuracy: dict[int, float]      # seed -> test accuracy of the non-diverged runs
+    numbers: dict[int, tuple]       # seed -> (diverged, test accuracy, test loss) of every run
+    at_chance: int
+
+    @property
+    def n(self) -> int:
+        return len(self.accuracy)
+
+
+def compare(base: ResultSet, cand: ResultSet, max_drop: float = 0.01, alpha: float = 0.05) -> Comparison:
+    """Compare candidate results against base results; see the module docstring for the rules."""
+    b, c = _typed(base), _typed(cand)
+    bkeys = list(dict.fromkeys(map(tuple, b[GROUP_KEYS].to_numpy())))
+    ckeys = list(dict.fromkeys(map(tuple, c[GROUP_KEYS].to_numpy())))
+    common = [k for k in bkeys if k in set(ckeys)]
+    if not common:
+        raise ResultsError(
+            "No (dataset, model, activation) in common between the two result sets.\n"
+            f"Base ({base.source}) has: {', '.join(_label(k) for k in bkeys) or 'nothing'}.\n"
+            f"Candidate ({cand.source}) has: {', '.join(_label(k) for k in ckeys) or 'nothing'}."
+        )
+    setup_warnings = _setup_warnings(base, cand)
+    warnings = setup_warnings + _coverage_warnings(bkeys, ckeys, b, c)
+    sides = {k: (_side(b, k), _side(c, k)) for k in common}
+    warnings += _seed_warnings(sides)
+    tests = {k: compare_by_seed(cs.accuracy, bs.accuracy) for k, (bs, cs) in sides.items()}
+    tested = [k for k in common if tests[k].test != NO_TEST]
+    p_holm = dict(zip(tested, holm([tests[k].p_value for k in tested])))
+    level = alpha / max(len(tested), 1)
+    rows = []
+    for k in common:
+        bs, cs = sides[k]
+        exact = not setup_warnings and bs.numbers == cs.numbers
+        rows.append(_row(k, bs, cs, tests[k], p_holm.get(k, math.nan), min_detectable_drop(tests[k], level),
+                         exact, max_drop, alpha))
+    df = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+    df["regression"] = df["regression"].astype(bool)
+    warnings += _power_warning(df, max_drop, alpha, len(tested))
+    return Comparison(rows=df, warnings=warnings, regressed=bool(df["regression"].any()), max_drop=max_drop,
+                      alpha=alpha, base_source=str(base.source), cand_source=str(cand.source),
+                      n_tested=len(tested))
+
+
+def _typed(rs: ResultSet) -> pd.DataFrame:
+    runs = rs.runs.reset_index(drop=True).copy()
     for k in GROUP_KEYS:
         runs[k] = runs[k].astype(str)
-    runs["_diverged"] = _diverged_mask(runs).to_numpy()
-    runs["test_accuracy"] = _num(runs["test_accuracy"])
+    runs["seed"] = numeric(runs["seed"]).astype("int64")
+    runs["test_accuracy"] = numeric(runs["test_accuracy"])
+    runs["test_loss"] = numeric(runs["test_loss"]) if "test_loss" in runs.columns else math.nan
+    runs["at_chance"] = at_chance_mask(runs).to_numpy()
+    runs["diverged"] = diverged_mask(runs).to_numpy()
     return runs
+
+
+def _side(runs: pd.DataFrame, key: tuple) -> _Side:
+    mine = runs[(runs[GROUP_KEYS] == pd.Series(key, index=GROUP_KEYS)).all(axis=1)]
+    ok = mine[~mine["diverged"] & np.isfinite(mine["test_accuracy"].to_numpy(dtype=float))]
+    numbers = {int(r.seed): (bool(r.diverged), _rounded(r.test_accuracy), _rounded(r.test_loss))
+               for r in mine.itertuples(index=False)}
+    return _Side(accuracy=dict(zip(ok["seed"].astype(int), ok["test_accuracy"].astype(float))),
+                 numbers=numbers, at_chance=int(ok["at_chance"].sum()))
+
+
+def _rounded(x) -> float | None:
+    # NaN != NaN: map missing values to None so two diverged runs compare equal.
+    return None if x is None or not math.isfinite(float(x)) else float(x)
+
+
+def _row(key: tuple, bs: _Side, cs: _Side, t: TestResult, p_holm: float, mdd: float, exact: bool,
+         max_drop: float, alpha: float) -> dict:
+    used = sorted(set(bs.accuracy) & set(cs.accuracy)) if t.test == PAIRED else None
+    bvals = [bs.accuracy[s] for s in used] if used is not None else list(bs.accuracy.values())
+    cvals = [cs.accuracy[s] for s in used] if used is not None else list(cs.accuracy.values())
+    diff = t.diff
+    if exact:
+        verdict, regression = "identical", False
+    elif not bvals or not cvals:
+        verdict = "worse" if not cvals and bvals else ("better" if cvals and not bvals else "same")
+        regression = verdict == "worse"
+    elif t.test != NO_TEST:
+        significant = p_holm < alpha and diff != 0
+        verdict = ("better" if diff > 0 else "worse") if significant else "same"
+        regression = bool(significant and diff < -max_drop)
+    else:
+        regression = diff < -max_drop
+        verdict = "worse" if regression else ("better" if diff > max_drop else "same")
+    return {
+        "dataset": key[0], "model": key[1], "activation": key[2], "test": t.test, "base_n": len(bvals),
+        "cand_n": len(cvals), "base_at_chance": bs.at_chance, "cand_at_chance": cs.at_chance,
+        "base_mean": float(np.mean(bvals)) if bvals else math.nan,
+        "cand_mean": float(np.mean(cvals)) if cvals else math.nan, "diff": diff, "diff_ci_low": t.ci_low,
+        "diff_ci_high": t.ci_high, "p_value": t.p_value, "p_holm": p_holm, "min_detectable_drop": mdd,
+        "verdict": verdict, "regression": bool(regression),
+    }
 
 
 def _label(key: tuple) -> str:
@@ -79,87 +188,64 @@ def _version_warnings(base: ResultSet, cand: ResultSet) -> list[str]:
     return out
 
 
-def compare(base: ResultSet, cand: ResultSet, max_drop: float = 0.01, alpha: float = 0.05) -> Comparison:
-    """Compare candidate results against base results; see the module docstring for the rules."""
-    b, c = _groups(base), _groups(cand)
-    bkeys = list(dict.fromkeys(map(tuple, b[GROUP_KEYS].to_numpy())))
-    ckeys = list(dict.fromkeys(map(tuple, c[GROUP_KEYS].to_numpy())))
-    common = [k for k in bkeys if k in set(ckeys)]
-    if not common:
-        raise ResultsError(
-            "No (dataset, model, activation) in common between the two result sets.\n"
-            f"Base ({base.source}) has: {', '.join(_label(k) for k in bkeys) or 'nothing'}.\n"
-            f"Candidate ({cand.source}) has: {', '.join(_label(k) for k in ckeys) or 'nothing'}."
-        )
-
-    warnings: list[str] = []
+def _setup_warnings(base: ResultSet, cand: ResultSet) -> list[str]:
+    """What differs between the two sides' setups (config hash, versions, backend)."""
+    out = []
     bh, ch = base.config_hashes, cand.config_hashes
     if bh != ch:
-        warnings.append(f"Config hashes differ: base {', '.join(bh)} vs candidate {', '.join(ch)}; "
-                        "the runs may not be comparable.")
-    warnings += _version_warnings(base, cand)
+        out.append(f"Config hashes differ: base {', '.join(bh)} vs candidate {', '.join(ch)}; "
+                   "the runs may not be comparable.")
+    return out + _version_warnings(base, cand)
+
+
+def _coverage_warnings(bkeys: list[tuple], ckeys: list[tuple], b: pd.DataFrame, c: pd.DataFrame) -> list[str]:
+    """Rows on one side only, and diverged runs."""
+    out = []
     only_b = [k for k in bkeys if k not in set(ckeys)]
     only_c = [k for k in ckeys if k not in set(bkeys)]
     if only_b:
-        warnings.append(f"Only in base (not compared): {', '.join(_label(k) for k in only_b)}.")
+        out.append(f"Only in base (not compared): {', '.join(_label(k) for k in only_b)}.")
     if only_c:
-        warnings.append(f"Only in candidate (not compared): {', '.join(_label(k) for k in only_c)}.")
+        out.append(f"Only in candidate (not compared): {', '.join(_label(k) for k in only_c)}.")
     for name, df in (("base", b), ("candidate", c)):
-        nd = int(df["_diverged"].sum())
+        nd = int(df["diverged"].sum())
         if nd:
             which = ", ".join(sorted({f"{_label(k)} seed {s}" for *k, s in
-                                      df.loc[df["_diverged"], [*GROUP_KEYS, "seed"]].itertuples(index=False)}))
-            warnings.append(f"{nd} diverged run(s) in {name} excluded from the comparison: {which}.")
+                                      df.loc[df["diverged"], [*GROUP_KEYS, "seed"]].itertuples(index=False)}))
+            out.append(f"{nd} diverged run(s) in {name} excluded from the comparison: {which}.")
+    return out
 
-    rows = []
-    for key in common:
-        bm = (b[GROUP_KEYS] == pd.Series(key, index=GROUP_KEYS)).all(axis=1)
-        cm = (c[GROUP_KEYS] == pd.Series(key, index=GROUP_KEYS)).all(axis=1)
-        bvals = b.loc[bm & ~b["_diverged"], "test_accuracy"].dropna().to_numpy(dtype=float)
-        cvals = c.loc[cm & ~c["_diverged"], "test_accuracy"].dropna().to_numpy(dtype=float)
-        bvals, cvals = bvals[np.isfinite(bvals)], cvals[np.isfinite(cvals)]
-        nb, nc = len(bvals), len(cvals)
-        bmean = float(bvals.mean()) if nb else math.nan
-        cmean = float(cvals.mean()) if nc else math.nan
-        diff, lo, hi, p = welch(cvals, bvals)
-        if nb == 0 or nc == 0:
-            verdict = "worse" if nc == 0 and nb > 0 else ("better" if nb == 0 and nc > 0 else "same")
-            regression = verdict == "worse"
-        elif nb >= 2 and nc >= 2:
-            significant = p < alpha
-            verdict = ("better" if diff > 0 else "worse") if significant and diff != 0 else "same"
-            regression = bool(significant and diff < -max_drop)
-        else:
-            regression = diff < -max_drop
-            verdict = "worse" if regression else ("better" if diff > max_drop else "same")
-        rows.append({
-            "dataset": key[0], "model": key[1], "activation": key[2], "base_n": nb, "cand_n": nc,
-            "base_mean": bmean, "cand_mean": cmean, "diff": diff, "diff_ci_low": lo,
-            "diff_ci_high": hi, "p_value": p, "verdict": verdict, "regression": bool(regression),
-        })
-    df = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
-    df["regression"] = df["regression"].astype(bool)
-    return Comparison(rows=df, warnings=warnings, regressed=bool(df["regression"].any()),
-                      max_drop=max_drop, alpha=alpha, base_source=str(base.source),
-                      cand_source=str(cand.source))
+
+def _seed_warnings(sides: dict[tuple, tuple[_Side, _Side]]) -> list[str]:
+    """Seeds left out of a pairing, and runs that stayed at chance on the candidate side only."""
+    out = []
+    for key, (bs, cs) in sides.items():
+        common = set(bs.accuracy) & set(cs.accuracy)
+        if len(common) >= 2 and common != set(bs.accuracy) | set(cs.accuracy):
+            only = [f"{side} only: seed(s) {', '.join(map(str, sorted(set(s.accuracy) - common)))}"
+                    for side, s in (("base", bs), ("candidate", cs)) if set(s.accuracy) - common]
+            out.append(f"{_label(key)}: paired on {len(common)} common seeds; left out ({'; '.join(only)}).")
+        if cs.at_chance > bs.at_chance:
+            out.append(f"{_label(key)}: {cs.at_chance} of {cs.n} candidate run(s) stayed at chance "
+                       f"(base {bs.at_chance} of {bs.n}).")
+    return out
+
+
+def _power_warning(rows: pd.DataFrame, max_drop: float, alpha: float, m: int) -> list[str]:
+    """One line when some tested row cannot reliably detect a drop of max_drop."""
+    weak = rows[rows["min_detectable_drop"] > max_drop].sort_values("min_detectable_drop", ascending=False)
+    if weak.empty:
+        return []
+    worst = weak.iloc[0]
+    n = int(min(worst["base_n"], worst["cand_n"]))
+    kind = "paired seeds" if worst["test"] == PAIRED else "seeds per side"
+    others = f" ({len(weak) - 1} other row(s) too)" if len(weak) > 1 else ""
+    return [f"{n} {kind} cannot reliably detect drops under {100 * worst['min_detectable_drop']:.2f} points "
+            f"({_label((worst['dataset'], worst['model'], worst['activation']))}{others}; 80% power at alpha "
+            f"{alpha:g}/{m}), above --max-drop {100 * max_drop:.2f}: add seeds."]
 
 
 # ---------------------------------------------------------------- formatting
-
-def _pts(x: float, signed: bool = False) -> str:
-    if x is None or not math.isfinite(x):
-        return "–"
-    return f"{100 * x:+.2f}" if signed else f"{100 * x:.2f}"
-
-
-def _p(x: float) -> str:
-    if x is None or not math.isfinite(x):
-        return "–"
-    return f"{x:.3g}" if x >= 0.001 else "<0.001"
-
-
-_MARK = {"better": "better ✅", "worse": "worse (within max drop)", "same": "same"}
-
 
 def format_comparison(cmp: Comparison, fmt: str = "markdown") -> str:
     """Render a Comparison as 'markdown' (for $GITHUB_STEP_SUMMARY), 'csv' or 'json'."""
@@ -167,37 +253,42 @@ def format_comparison(cmp: Comparison, fmt: str = "markdown") -> str:
         return cmp.rows.to_csv(index=False, float_format="%.10g", lineterminator="\n")
     if fmt == "json":
         records = [{k: _jsonable(v) for k, v in r.items()} for r in cmp.rows.to_dict(orient="records")]
-        return json.dumps({"regressed": bool(cmp.regressed), "max_drop": cmp.max_drop, "alpha": cmp.alpha,
-                           "base": cmp.base_source, "candidate": cmp.cand_source,
-                           "warnings": list(cmp.warnings), "rows": records}, indent=2, allow_nan=False) + "\n"
+        return json.dumps({"regressed": bool(cmp.regressed), "identical": cmp.identical, "max_drop": cmp.max_drop,
+                           "alpha": cmp.alpha, "holm_rows": cmp.n_tested, "base": cmp.base_source,
+                           "candidate": cmp.cand_source, "warnings": list(cmp.warnings), "rows": records},
+                          indent=2, allow_nan=False) + "\n"
     if fmt != "markdown":
         raise ResultsError(f"Unknown comparison format '{fmt}'; use one of: {', '.join(FORMATS)}.")
-
-    n = cmp.n_regressions
-    crit = f"(max drop {100 * cmp.max_drop:.2f} points, alpha {cmp.alpha:g})"
-    verdict = f"**No regressions** {crit}" if n == 0 else \
-        f"**{n} regression{'s' if n != 1 else ''}** {crit}"
-    lines = [
-        "### actbench comparison",
-        "",
-        f"Base: `{cmp.base_source}` · Candidate: `{cmp.cand_source}`",
-        "",
-        verdict,
-        "",
-        "| dataset | model | activation | base acc (n) | candidate acc (n) | diff (points) | 95% CI of diff | p | verdict |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|",
-    ]
+    lines = ["### actbench comparison", "", f"Base: `{cmp.base_source}` · Candidate: `{cmp.cand_source}`", "",
+             headline(cmp), "",
+             "| dataset | model | activation | base acc (n) | candidate acc (n) | diff (points) | 95% CI of diff "
+             "| test | p (Holm) | detectable drop | verdict |",
+             "|---|---|---|---:|---:|---:|---:|---|---:|---:|---|"]
     for r in cmp.rows.itertuples(index=False):
-        ci = "–" if not math.isfinite(r.diff_ci_low) else f"[{_pts(r.diff_ci_low, True)}, {_pts(r.diff_ci_high, True)}]"
-        mark = "**regression** ❌" if r.regression else _MARK.get(r.verdict, r.verdict)
-        lines.append(f"| {r.dataset} | {r.model} | {r.activation} | {_pts(r.base_mean)} ({r.base_n}) | "
-                     f"{_pts(r.cand_mean)} ({r.cand_n}) | {_pts(r.diff, True)} | {ci} | {_p(r.p_value)} | {mark} |")
-    lines.append("")
-    lines.append("Accuracies are test accuracy in percentage points (mean over non-diverged seeds); "
-                 "p is Welch's two-sided t-test (needs ≥ 2 seeds per side).")
+        lines.append(f"| {r.dataset} | {r.model} | {r.activation} | "
+                     f"{fmt_.mean_with_n(r.base_mean, r.base_n, r.base_at_chance)} | "
+                     f"{fmt_.mean_with_n(r.cand_mean, r.cand_n, r.cand_at_chance)} | {fmt_.points(r.diff)} | "
+                     f"{fmt_.interval(r.diff_ci_low, r.diff_ci_high)} | {r.test or fmt_.MISSING} | "
+                     f"{fmt_.pvalue(r.p_holm)} | {fmt_.percent(r.min_detectable_drop)} | "
+                     f"{fmt_.verdict_label(r.verdict, r.regression)} |")
+    lines += ["", FOOTNOTE.format(m=cmp.n_tested)]
     if cmp.warnings:
         lines += ["", "**Warnings**", ""] + [f"- {w}" for w in cmp.warnings]
     return "\n".join(lines) + "\n"
+
+
+FOOTNOTE = ("Accuracies are test accuracy in percentage points (mean over the non-diverged seeds the test used). "
+            "test: paired t-test over common seeds, or Welch's t-test; p is Holm-corrected across the {m} tested "
+            "rows. Detectable drop: smallest drop detected with 80% power at this alpha and n.")
+
+
+def headline(cmp: Comparison) -> str:
+    """'**No regressions** (max drop 1.00 points, alpha 0.05)', '**2 regressions** (...)' or an exact rerun."""
+    crit = f"(max drop {100 * cmp.max_drop:.2f} points, alpha {cmp.alpha:g})"
+    if cmp.identical:
+        return f"**No regressions**: identical results, an exact rerun {crit}"
+    n = cmp.n_regressions
+    return f"**No regressions** {crit}" if n == 0 else f"**{n} regression{'s' if n != 1 else ''}** {crit}"
 
 
 def _jsonable(v):

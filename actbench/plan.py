@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from .errors import ConfigError
+from .results import RunKey
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,8 @@ class Run:
     seed: int
 
     @property
-    def key(self) -> tuple:
-        return (self.dataset, self.model, self.activation, self.seed)
+    def key(self) -> RunKey:
+        return RunKey(self.dataset, self.model, self.activation, self.seed)
 
 
 def expand(exp) -> list[Run]:

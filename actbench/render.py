@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from . import format as fmt
+
 # Logs are read in wide windows: do not wrap tables at 80 columns there.
 console = Console() if Console().is_terminal else Console(width=160)
 err_console = Console(stderr=True)
@@ -122,8 +124,15 @@ def reporter_for_terminal():
 
 # ---------------------------------------------------------------- tables
 
-def _pct(x) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}"
+_VERDICT_STYLE = {"better": "green", "worse": "red", "identical": "cyan"}
+
+
+def _styled_verdict(verdict: str, regression: bool = False) -> str:
+    label = fmt.verdict_label(verdict, regression)
+    if regression:
+        return f"[bold red]{label}[/]"
+    style = _VERDICT_STYLE.get(verdict)
+    return f"[{style}]{label}[/]" if style else label
 
 
 def render_summary(summary: pd.DataFrame, output_dir=None) -> None:
@@ -140,13 +149,13 @@ def render_summary(summary: pd.DataFrame, output_dir=None) -> None:
         table.add_column("test acc % ± 95% CI", justify="right", no_wrap=True)
         table.add_column("std", justify="right")
         table.add_column("test loss", justify="right")
-        table.add_column("vs baseline (points)", justify="right", no_wrap=True)
+        table.add_column("vs baseline (points; detectable)", justify="right", no_wrap=True)
         table.add_column("s/epoch", justify="right")
         extra = _diagnostic_columns(part)
         for label, _ in extra:
             table.add_column(label, justify="right")
         for _, row in part.iterrows():
-            table.add_row(*_summary_cells(row), *[fmt(row) for _, fmt in extra])
+            table.add_row(*_summary_cells(row), *[cell(row) for _, cell in extra])
         console.print(table)
     if output_dir is not None:
         info(f"results: {output_dir}/ (runs.csv, epochs.csv, summary.csv, metadata.json)")
@@ -154,35 +163,35 @@ def render_summary(summary: pd.DataFrame, output_dir=None) -> None:
 
 def _summary_cells(row) -> list[str]:
     mean, lo, hi = row["test_accuracy_mean"], row["test_accuracy_ci_low"], row["test_accuracy_ci_high"]
-    acc = _pct(mean)
+    acc = fmt.percent(mean)
     if not math.isnan(lo):
         acc += f" ± {100 * (hi - lo) / 2:.2f}"
     name = ("★ " if bool(row.get("best")) else "") + str(row["activation"])
     diverged = int(row.get("n_diverged", 0) or 0)
-    n = f"{int(row['n'])}" + (f" (+{diverged} diverged)" if diverged else "")
+    at_chance = int(row.get("n_at_chance", 0) or 0)
+    n = f"{int(row['n'])}" + (f" ({at_chance} at chance)" if at_chance else "") + \
+        (f" (+{diverged} diverged)" if diverged else "")
     verdict = row.get("verdict", "")
-    mark = {"better": "[green]▲ better[/]", "worse": "[red]▼ worse[/]", "same": "= same",
-            "baseline": "baseline"}.get(verdict, "")
+    mark = _styled_verdict(verdict) if verdict else ""
     if verdict in ("better", "worse", "same") and not math.isnan(row.get("diff_vs_baseline", math.nan)):
-        mark = f"{100 * row['diff_vs_baseline']:+.2f} {mark}"
-    loss = "-" if math.isnan(row["test_loss_mean"]) else f"{row['test_loss_mean']:.4f}"
-    spe = row.get("seconds_per_epoch_mean", math.nan)
-    return [name, n, acc, _pct(row["test_accuracy_std"]), loss, mark, "-" if math.isnan(spe) else f"{spe:.2f}"]
+        mark = f"{fmt.points(row['diff_vs_baseline'])} {mark}"
+        mdd = row.get("min_detectable_drop", math.nan)
+        mark += f" (≥{fmt.percent(mdd)})" if not math.isnan(mdd) else ""
+    loss = fmt.MISSING if math.isnan(row["test_loss_mean"]) else f"{row['test_loss_mean']:.4f}"
+    return [name, n, acc, fmt.percent(row["test_accuracy_std"]), loss, mark,
+            fmt.MISSING if math.isnan(row.get("seconds_per_epoch_mean", math.nan)) else
+            f"{row['seconds_per_epoch_mean']:.2f}"]
 
 
 def _diagnostic_columns(part: pd.DataFrame):
     cols = []
     if "grad_ratio_min_mean" in part and part["grad_ratio_min_mean"].notna().any():
-        cols.append(("grad ratio min", lambda r: _num(r["grad_ratio_min_mean"])))
+        cols.append(("grad ratio min", lambda r: fmt.significant(r["grad_ratio_min_mean"])))
     for c in sorted(c for c in part.columns if c.startswith("dead_fraction/") and c.endswith("_mean")):
         if part[c].notna().any():
             layer = c.split("/", 1)[1].removesuffix("_mean")
-            cols.append((f"dead % {layer}", lambda r, c=c: _pct(r[c])))
+            cols.append((f"dead % {layer}", lambda r, c=c: fmt.percent(r[c])))
     return cols
-
-
-def _num(x) -> str:
-    return "-" if x is None or math.isnan(x) else f"{x:.3g}"
 
 
 def render_rows(title: str, rows: list[dict]) -> None:
@@ -201,20 +210,24 @@ def render_rows(title: str, rows: list[dict]) -> None:
 def render_comparison(cmp, max_drop: float, alpha: float) -> None:
     """compare's table: base vs candidate mean accuracy per (dataset, model, activation)."""
     table = Table(title=f"compare: {cmp.base_source} -> {cmp.cand_source}", title_justify="left")
-    for col in ["dataset", "model", "activation", "base % (n)", "cand % (n)", "diff (points)",
-                "95% CI of diff", "p", "verdict"]:
-        table.add_column(col, justify="left" if col in ("dataset", "model", "activation", "verdict") else "right",
-                         no_wrap=True)
-    for _, r in cmp.rows.iterrows():
-        ci = "-" if math.isnan(r["diff_ci_low"]) else f"[{100 * r['diff_ci_low']:+.2f}, {100 * r['diff_ci_high']:+.2f}]"
-        verdict = {"better": "[green]better[/]", "worse": "[red]worse[/]"}.get(r["verdict"], r["verdict"])
-        if r["regression"]:
-            verdict += " [bold red]REGRESSION[/]"
-        diff = "-" if math.isnan(r["diff"]) else f"{100 * r['diff']:+.2f}"
+    rows = cmp.rows
+    chance = bool(len(rows)) and bool((rows["base_at_chance"] + rows["cand_at_chance"]).any())
+    columns = ["dataset", "model", "activation", "base % (n)", "cand % (n)", *(["at chance"] if chance else []),
+               "diff (points)", "95% CI of diff", "test", "p (Holm)", "detectable", "verdict"]
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("dataset", "model", "activation", "test", "verdict")
+                         else "right", no_wrap=True)
+    for _, r in rows.iterrows():
+        at_chance = [f"{int(r['base_at_chance'])} → {int(r['cand_at_chance'])}"] if chance else []
         table.add_row(str(r["dataset"]), str(r["model"]), str(r["activation"]),
-                      f"{_pct(r['base_mean'])} ({int(r['base_n'])})", f"{_pct(r['cand_mean'])} ({int(r['cand_n'])})",
-                      diff, ci, _num(r["p_value"]), verdict)
+                      fmt.mean_with_n(r["base_mean"], r["base_n"]), fmt.mean_with_n(r["cand_mean"], r["cand_n"]),
+                      *at_chance, fmt.points(r["diff"]), fmt.interval(r["diff_ci_low"], r["diff_ci_high"]),
+                      r["test"] or fmt.MISSING, fmt.pvalue(r["p_holm"]), fmt.percent(r["min_detectable_drop"]),
+                      _styled_verdict(r["verdict"], bool(r["regression"])))
     console.print(table)
-    n = int(cmp.rows["regression"].sum())
-    rule = f"max drop {100 * max_drop:.2f} points, alpha {alpha}"
-    info(f"[bold red]{n} regression(s)[/] ({rule})" if n else f"[green]no regressions[/] ({rule})")
+    n = int(rows["regression"].sum())
+    rule = f"max drop {100 * max_drop:.2f} points, alpha {alpha} Holm-corrected over {cmp.n_tested} tested row(s)"
+    if cmp.identical:
+        info(f"[green]no regressions[/]: [cyan]identical results, an exact rerun[/] ({rule})")
+    else:
+        info(f"[bold red]{n} regression(s)[/] ({rule})" if n else f"[green]no regressions[/] ({rule})")

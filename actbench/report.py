@@ -13,25 +13,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .results import GROUP_KEYS, RUN_KEYS, read_result_set
-from .stats import FIXED_SUMMARY_COLUMNS, _diverged_mask, _num, summarize
+from . import format as fmt
+from .results import AT_CHANCE_MARGIN, GROUP_KEYS, RUN_KEYS, ResultSet, read_result_set
+from .stats import FIXED_SUMMARY_COLUMNS, at_chance_mask, diverged_mask, numeric, summarize
 
 DPI = 110
+LAYER_PLOTS = (  # (measure, title, log scale, file stem)
+    ("grad_norm", "Gradient norm per layer", True, "gradnorm"),
+    ("dead_fraction", "Dead-unit fraction per layer", False, "dead"),
+    ("saturation", "Saturated-unit fraction per layer", False, "saturation"),
+)
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "x"
-
-
-def _pts(x) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"{100 * x:.2f}"
-
-
-def _num_fmt(x) -> str:
-    if x is None or not np.isfinite(x):
-        return "–"
-    ax = abs(x)
-    return f"{x:.3g}" if ax >= 1000 or ax < 0.01 and ax != 0 else f"{x:.3f}".rstrip("0").rstrip(".") or "0"
 
 
 def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
@@ -39,29 +34,16 @@ def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: F401  (used by the plot helpers)
-
     result_dir = Path(result_dir)
     rs = read_result_set(result_dir)
-    out_dir = Path(out_dir) if out_dir is not None else (result_dir if result_dir.is_dir() else result_dir.parent) / "report"
+    out_dir = Path(out_dir) if out_dir is not None else \
+        (result_dir if result_dir.is_dir() else result_dir.parent) / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = rs.metadata or {}
     config = meta.get("config") or {}
     baseline = config.get("baseline")
-
-    runs = rs.runs.copy()
-    for k in GROUP_KEYS:
-        runs[k] = runs[k].astype(str)
-    runs["_diverged"] = _diverged_mask(runs).to_numpy()
-    epochs = rs.epochs
-    if epochs is not None:
-        epochs = epochs.copy()
-        for k in GROUP_KEYS:
-            epochs[k] = epochs[k].astype(str)
-        good = runs.loc[~runs["_diverged"], RUN_KEYS]
-        epochs = epochs.merge(good, on=RUN_KEYS, how="inner")
+    runs, epochs = _good_frames(rs)
     summary = summarize(rs.runs, rs.epochs, baseline)
-
     entries = [a if isinstance(a, dict) else {"name": a, "label": a} for a in (config.get("activations") or [])]
     order = [str(a.get("label") or a.get("name")) for a in entries]
     acts_all = list(dict.fromkeys([a for a in order if a in set(runs["activation"])] + sorted(set(runs["activation"]))))
@@ -76,44 +58,66 @@ def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
                f"![Activation shapes]({shapes.name})", ""]
         pngs.append(shapes)
     for (dataset, model), sgrp in summary.groupby(["dataset", "model"], sort=False):
-        stem = f"{_slug(dataset)}-{_slug(model)}"
-        md += [f"## {dataset} / {model}", ""]
-        md += _summary_table(sgrp, baseline)
-        diag_cols = [c for c in sgrp.columns if c not in FIXED_SUMMARY_COLUMNS]
-        if diag_cols:
-            md += ["### Diagnostics", "", "Run-level diagnostic values from runs.csv, mean over non-diverged seeds.", ""]
-            md += _diag_table(sgrp, diag_cols)
         acts = [a for a in acts_all if a in set(sgrp["activation"])]
         r = runs[(runs["dataset"] == dataset) & (runs["model"] == model)]
         e = None if epochs is None else epochs[(epochs["dataset"] == dataset) & (epochs["model"] == model)]
-        plots = []
-        if e is not None and len(e):
-            plots.append(("Learning curves", _plot_curves(e, acts, colors, f"{dataset} / {model}",
-                                                          out_dir / f"{stem}-curves.png")))
-        plots.append(("Test accuracy", _plot_accuracy(sgrp, acts, colors, baseline, f"{dataset} / {model}",
-                                                      out_dir / f"{stem}-accuracy.png")))
-        if _num(r.get("seconds_per_epoch", pd.Series(dtype=float))).notna().any():
-            plots.append(("Time per epoch", _plot_time(r, acts, colors, f"{dataset} / {model}",
-                                                       out_dir / f"{stem}-time.png")))
-        if e is not None and len(e):
-            for measure, title, log, fname in (
-                ("grad_norm", "Gradient norm per layer", True, "gradnorm"),
-                ("dead_fraction", "Dead-unit fraction per layer", False, "dead"),
-                ("saturation", "Saturated-unit fraction per layer", False, "saturation"),
-            ):
-                cols = sorted(c for c in e.columns if c.startswith(measure + "/") and _num(e[c]).notna().any())
-                if cols:
-                    plots.append((title, _plot_layers(e, cols, acts, colors, log,
-                                                      f"{title}: {dataset} / {model}",
-                                                      out_dir / f"{stem}-{fname}.png")))
-        md += ["### Plots", ""]
-        for title, path in plots:
-            md += [f"**{title}** ([{path.name}]({path.name}))", "", f"![{title}]({path.name})", ""]
+        plots = _plots(sgrp, r, e, acts, colors, baseline, out_dir)
+        md += _group_section(sgrp, plots)
         pngs += [p for _, p in plots]
 
     report_md = out_dir / "report.md"
     report_md.write_text("\n".join(md).rstrip() + "\n", encoding="utf-8")
     return [report_md, *pngs]
+
+
+def _good_frames(rs: ResultSet) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """runs with keys as text and a _diverged flag; the epochs of non-diverged runs only."""
+    runs = rs.runs.copy()
+    for k in GROUP_KEYS:
+        runs[k] = runs[k].astype(str)
+    runs["_diverged"] = diverged_mask(runs).to_numpy()
+    epochs = rs.epochs
+    if epochs is not None:
+        epochs = epochs.copy()
+        for k in GROUP_KEYS:
+            epochs[k] = epochs[k].astype(str)
+        epochs = epochs.merge(runs.loc[~runs["_diverged"], RUN_KEYS], on=RUN_KEYS, how="inner")
+    return runs, epochs
+
+
+def _plots(sgrp: pd.DataFrame, r: pd.DataFrame, e: pd.DataFrame | None, acts: list[str], colors: dict,
+           baseline, out_dir: Path) -> list[tuple[str, Path]]:
+    """The PNG plots of one (dataset, model): (title, path) pairs."""
+    dataset, model = sgrp["dataset"].iloc[0], sgrp["model"].iloc[0]
+    stem, where = f"{_slug(dataset)}-{_slug(model)}", f"{dataset} / {model}"
+    plots = []
+    if e is not None and len(e):
+        plots.append(("Learning curves", _plot_curves(e, acts, colors, where, out_dir / f"{stem}-curves.png")))
+    plots.append(("Test accuracy", _plot_accuracy(sgrp, acts, colors, baseline, where,
+                                                  out_dir / f"{stem}-accuracy.png")))
+    if numeric(r.get("seconds_per_epoch", pd.Series(dtype=float))).notna().any():
+        plots.append(("Time per epoch", _plot_time(r, acts, colors, where, out_dir / f"{stem}-time.png")))
+    if e is not None and len(e):
+        for measure, title, log, fname in LAYER_PLOTS:
+            cols = sorted(c for c in e.columns if c.startswith(measure + "/") and numeric(e[c]).notna().any())
+            if cols:
+                plots.append((title, _plot_layers(e, cols, acts, colors, log, f"{title}: {where}",
+                                                  out_dir / f"{stem}-{fname}.png")))
+    return plots
+
+
+def _group_section(sgrp: pd.DataFrame, plots: list[tuple[str, Path]]) -> list[str]:
+    """The markdown of one (dataset, model): summary table, diagnostics, plots."""
+    md = [f"## {sgrp['dataset'].iloc[0]} / {sgrp['model'].iloc[0]}", ""]
+    md += _summary_table(sgrp)
+    diag_cols = [c for c in sgrp.columns if c not in FIXED_SUMMARY_COLUMNS]
+    if diag_cols:
+        md += ["### Diagnostics", "", "Run-level diagnostic values from runs.csv, mean over non-diverged seeds.", ""]
+        md += _diag_table(sgrp, diag_cols)
+    md += ["### Plots", ""]
+    for title, path in plots:
+        md += [f"**{title}** ([{path.name}]({path.name}))", "", f"![{title}]({path.name})", ""]
+    return md
 
 
 # ---------------------------------------------------------------- markdown
@@ -148,35 +152,39 @@ def _meta_section(meta: dict, rs) -> list[str]:
     if meta.get("merged_from"):
         lines.append("- Merged from: " + ", ".join(f"`{d}`" for d in meta["merged_from"]))
     n_runs = len(rs.runs)
-    n_div = int(_diverged_mask(rs.runs).sum())
-    lines.append(f"- Runs: {n_runs} finished, {n_div} diverged")
+    n_div = int(diverged_mask(rs.runs).sum())
+    n_chance = int(at_chance_mask(rs.runs).sum())
+    lines.append(f"- Runs: {n_runs} finished, {n_div} diverged, {n_chance} at chance "
+                 f"(test accuracy at most {100 * AT_CHANCE_MARGIN:.0f} points above 1/classes)")
     return lines + [""]
 
 
-_VERDICT_MARK = {"better": "▲ better", "worse": "▼ worse", "same": "= same", "baseline": "baseline", "": ""}
-
-
-def _summary_table(s: pd.DataFrame, baseline) -> list[str]:
+def _summary_table(s: pd.DataFrame) -> list[str]:
     lines = [
-        "Test accuracy in percentage points: mean ± half-width of the 95% t-interval over non-diverged seeds. "
-        "Rank 1 = not clearly beaten (CIs overlap with the best).",
+        "Test accuracy in percentage points: mean ± half-width of the 95% t-interval over non-diverged seeds "
+        "(runs at chance included; n says how many). Rank 1 = not clearly beaten (CIs overlap with the best). "
+        "Tests vs the baseline: paired over common seeds, else Welch; p Holm-corrected; detectable = the smallest "
+        "difference the test detects with 80% power.",
         "",
-        "| rank | activation | test accuracy | 95% CI | n | diverged | Δ vs baseline | p (Holm) | verdict | epochs to 99% | s/epoch |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+        "| rank | activation | test accuracy | 95% CI | n | diverged | Δ vs baseline | test | p (Holm) | detectable "
+        "| verdict | epochs to 99% | s/epoch |",
+        "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|",
     ]
     for r in s.itertuples(index=False):
         if np.isfinite(r.test_accuracy_ci_low):
             half = (r.test_accuracy_ci_high - r.test_accuracy_ci_low) / 2
-            acc = f"{_pts(r.test_accuracy_mean)} ± {100 * half:.2f}"
-            ci = f"[{_pts(r.test_accuracy_ci_low)}, {_pts(r.test_accuracy_ci_high)}]"
+            acc = f"{fmt.percent(r.test_accuracy_mean)} ± {100 * half:.2f}"
         else:
-            acc, ci = _pts(r.test_accuracy_mean), "–"
-        diff = "–" if not np.isfinite(r.diff_vs_baseline) or r.verdict == "baseline" else f"{100 * r.diff_vs_baseline:+.2f}"
-        p = "–" if not np.isfinite(r.p_holm) else (f"{r.p_holm:.3g}" if r.p_holm >= 0.001 else "<0.001")
+            acc = fmt.percent(r.test_accuracy_mean)
+        ci = f"[{fmt.percent(r.test_accuracy_ci_low)}, {fmt.percent(r.test_accuracy_ci_high)}]" \
+            if np.isfinite(r.test_accuracy_ci_low) else fmt.MISSING
+        diff = fmt.MISSING if r.verdict == "baseline" else fmt.points(r.diff_vs_baseline)
+        n = f"{r.n} ({r.n_at_chance} at chance)" if r.n_at_chance else f"{r.n}"
         name = f"**{r.activation}**" if r.best else r.activation
-        lines.append(f"| {r.rank} | {name} | {acc} | {ci} | {r.n} | {r.n_diverged} | {diff} | {p} | "
-                     f"{_VERDICT_MARK.get(r.verdict, r.verdict)} | {_num_fmt(r.epochs_to_99pct)} | "
-                     f"{_num_fmt(r.seconds_per_epoch_mean)} |")
+        lines.append(f"| {r.rank} | {name} | {acc} | {ci} | {n} | {r.n_diverged} | {diff} | {r.test or fmt.MISSING} | "
+                     f"{fmt.pvalue(r.p_holm)} | {fmt.percent(r.min_detectable_drop)} | "
+                     f"{fmt.verdict_label(r.verdict)} | "
+                     f"{fmt.compact(r.epochs_to_99pct)} | {fmt.compact(r.seconds_per_epoch_mean)} |")
     return lines + [""]
 
 
@@ -184,7 +192,7 @@ def _diag_table(s: pd.DataFrame, cols: list[str]) -> list[str]:
     names = [c[: -len("_mean")] for c in cols]
     lines = ["| activation | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for _, r in s.iterrows():
-        lines.append(f"| {r['activation']} | " + " | ".join(_num_fmt(r[c]) for c in cols) + " |")
+        lines.append(f"| {r['activation']} | " + " | ".join(fmt.compact(r[c]) for c in cols) + " |")
     return lines + [""]
 
 
@@ -208,7 +216,7 @@ def _save(fig, path: Path) -> Path:
 
 def _band(e: pd.DataFrame, col: str) -> pd.DataFrame:
     d = e[["seed", "epoch"]].copy()
-    d["v"] = _num(e[col])
+    d["v"] = numeric(e[col])
     g = d.dropna(subset=["v"]).groupby("epoch")["v"]
     return pd.DataFrame({"mean": g.mean(), "min": g.min(), "max": g.max()}).sort_index()
 
@@ -216,9 +224,9 @@ def _band(e: pd.DataFrame, col: str) -> pd.DataFrame:
 def _plot_curves(e: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    has_val = "val_accuracy" in e.columns and _num(e["val_accuracy"]).notna().any()
+    has_val = "val_accuracy" in e.columns and numeric(e["val_accuracy"]).notna().any()
     acc_col = "val_accuracy" if has_val else "accuracy"
-    loss_col = "val_loss" if has_val and "val_loss" in e.columns and _num(e["val_loss"]).notna().any() else "loss"
+    loss_col = "val_loss" if has_val and "val_loss" in e.columns and numeric(e["val_loss"]).notna().any() else "loss"
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, col, label in ((axes[0], acc_col, "validation accuracy" if has_val else "training accuracy"),
                            (axes[1], loss_col, "validation loss" if loss_col == "val_loss" else "training loss")):
@@ -270,7 +278,7 @@ def _plot_time(r: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     ok = r[~r["_diverged"]].copy()
-    ok["spe"] = _num(ok["seconds_per_epoch"])
+    ok["spe"] = numeric(ok["seconds_per_epoch"])
     g = ok.groupby("activation")["spe"]
     mean, std = g.mean().reindex(acts), g.std(ddof=1).reindex(acts)
     fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(acts) + 2.5), 4.2))
@@ -302,7 +310,7 @@ def _plot_layers(e: pd.DataFrame, cols: list[str], acts, colors, log: bool, titl
                 continue
             ax.plot(b.index, b["mean"], marker="o", ms=3, color=colors[a], label=a)
             ax.fill_between(b.index, b["min"], b["max"], color=colors[a], alpha=0.15, linewidth=0)
-        if log and (_num(e[col]) > 0).any():
+        if log and (numeric(e[col]) > 0).any():
             ax.set_yscale("log")
             fmt = mticker.FuncFormatter(lambda v, _: f"{v:g}")
             ax.yaxis.set_major_formatter(fmt)

@@ -1,16 +1,18 @@
-"""Statistics over result tables: per-activation summaries, CIs, Welch tests, Holm.
+"""Summaries of one result set: per-activation means, CIs, ranks, and verdicts vs the baseline.
 
-Pure functions over pandas DataFrames; no Keras/TensorFlow import (scipy is imported
-lazily, inside the functions that need it, so importing this module stays cheap).
+Pure functions over pandas DataFrames; no Keras/TensorFlow import. The tests themselves
+(paired / Welch, Holm, power) live in significance.py, shared with compare.
 
 Definitions used throughout (also in SUMMARY_COLUMNS, which the README mirrors):
 
 * Diverged runs (diverged == true) are excluded from every mean, std, CI and test; they
-  are only counted in ``n_diverged``.
+  are only counted in ``n_diverged``. Runs at chance (``at_chance``) stay in every
+  statistic and are counted in ``n_at_chance``.
 * Confidence intervals are two-sided Student-t intervals: mean +/- t(1-a/2, n-1)*s/sqrt(n)
   with the sample std s (ddof=1). With fewer than 2 values the std and CI are NaN.
-* Tests against the baseline are Welch's unequal-variance t-tests, two-sided, with
-  Welch-Satterthwaite degrees of freedom; p-values of the non-baseline activations of
+* Tests against the baseline are paired t-tests on the seeds both activations finished
+  (the same seed gives both the same initial weights and data order) when there are at
+  least 2 such seeds, else Welch's t-test; p-values of the non-baseline activations of
   one dataset+model are Holm-corrected together.
 * Rank (within one dataset+model): activation B *clearly beats* A when both have n >= 2
   and B's CI lies entirely above A's (B.ci_low > A.ci_high), or, when either has n < 2,
@@ -22,12 +24,12 @@ Definitions used throughout (also in SUMMARY_COLUMNS, which the README mirrors):
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .results import GROUP_KEYS, RUN_COLUMNS, RUN_KEYS
+from .results import GROUP_KEYS, RUN_COLUMNS, RUN_KEYS, with_at_chance
+from .significance import compare_by_seed, finite_values, holm, mean_ci, min_detectable_drop, n_tests
 
 SUMMARY_COLUMNS: dict[str, str] = {
     "dataset": "Dataset name.",
@@ -35,10 +37,14 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "activation": "Activation label (as given in the config).",
     "n": "Number of finished, non-diverged runs (seeds) the statistics use.",
     "n_diverged": "Number of finished runs that diverged (excluded from all statistics).",
+    "n_at_chance": ("Number of the n runs whose test accuracy stayed at chance (at_chance in runs.csv); they are "
+                    "included in the mean, which then describes neither the runs that learned nor those that did not."),
     "test_accuracy_mean": "Mean test accuracy (fraction 0..1) over the non-diverged seeds.",
     "test_accuracy_std": "Sample standard deviation (ddof=1) of test accuracy; empty when n < 2.",
-    "test_accuracy_ci_low": "Lower end of the 95% Student-t confidence interval of the mean test accuracy; empty when n < 2.",
-    "test_accuracy_ci_high": "Upper end of the 95% Student-t confidence interval of the mean test accuracy; empty when n < 2.",
+    "test_accuracy_ci_low": ("Lower end of the 95% Student-t confidence interval of the mean test accuracy; "
+                             "empty when n < 2."),
+    "test_accuracy_ci_high": ("Upper end of the 95% Student-t confidence interval of the mean test accuracy; "
+                              "empty when n < 2."),
     "test_loss_mean": "Mean test loss over the non-diverged seeds.",
     "test_loss_std": "Sample standard deviation (ddof=1) of test loss; empty when n < 2.",
     "test_loss_ci_low": "Lower end of the 95% confidence interval of the mean test loss; empty when n < 2.",
@@ -47,17 +53,26 @@ SUMMARY_COLUMNS: dict[str, str] = {
              "lies entirely above this one's, or, when either side has n < 2, whose mean accuracy is higher. "
              "Overlapping CIs share a rank; activations with no usable run rank last."),
     "best": "true when rank == 1.",
-    "baseline": "The baseline activation this row is compared with; empty when no baseline is set or it is not in this dataset and model.",
+    "baseline": ("The baseline activation this row is compared with; empty when no baseline is set or it is not "
+                 "in this dataset and model."),
     "diff_vs_baseline": "test_accuracy_mean minus the baseline's test_accuracy_mean (fraction; 0.01 = 1 point).",
-    "p_value": "Two-sided Welch t-test p-value of test accuracy vs the baseline; empty for the baseline itself or when either side has n < 2.",
+    "test": ("Which test gave p_value: 'paired' (paired t-test over the seeds both finished, when there are at least "
+             "2), 'welch' (Welch's t-test), empty when no test is possible."),
+    "p_value": ("Two-sided p-value of test accuracy vs the baseline (see test); empty for the baseline itself or "
+                "when no test is possible."),
     "p_holm": "p_value after Holm's correction across the non-baseline activations of the same dataset and model.",
+    "min_detectable_drop": ("Smallest difference from the baseline (fraction) this test would detect with 80% power at "
+                            "alpha 0.05 Holm-corrected (alpha/m for m tests), from the observed spread and n."),
     "verdict": ("'baseline' for the baseline row; 'better' / 'worse' when p_holm < alpha (by the sign of "
-                "diff_vs_baseline); 'same' otherwise; empty when no test is possible (no baseline, or n < 2 on either side)."),
-    "curve_metric": "Which per-epoch curve epochs_to_99pct and val_auc use: 'val_accuracy', or 'accuracy' (training) when there is no validation split.",
+                "diff_vs_baseline); 'same' otherwise; empty when no test is possible (no baseline, or n < 2 on "
+                "either side)."),
+    "curve_metric": ("Which per-epoch curve epochs_to_99pct and curve_mean use: 'val_accuracy', or 'accuracy' "
+                     "(training) when there is no validation split."),
     "epochs_to_99pct": ("Mean over seeds of the first epoch (1-based) at which the run's curve_metric reaches 99% of "
                         "that run's best curve_metric value."),
-    "val_auc": ("Mean over seeds of the normalised area under the curve_metric curve: the run's mean curve_metric "
-                "over its epochs (1.0 = perfect from the first epoch). Rewards fast and stable learning."),
+    "curve_mean": ("Mean over seeds of the run's mean curve_metric over its epochs: the normalised area under the "
+                   "curve (1.0 = perfect from the first epoch). Rewards fast and stable learning. Named val_auc "
+                   "before 0.2, although it is training accuracy without a validation split."),
     "seconds_per_epoch_mean": "Mean seconds per training epoch over the non-diverged seeds.",
     "train_seconds_mean": "Mean total training seconds over the non-diverged seeds.",
     "<diagnostic>_mean": ("For every numeric diagnostic column of runs.csv (e.g. dead_fraction/conv1, grad_ratio_min): "
@@ -71,92 +86,175 @@ FIXED_SUMMARY_COLUMNS = [c for c in SUMMARY_COLUMNS if not c.startswith("<")]
 _NON_DIAGNOSTIC = set(RUN_COLUMNS)
 
 
-# ---------------------------------------------------------------- primitives
+# ---------------------------------------------------------------- column helpers
 
-def _clean(values: Iterable) -> np.ndarray:
-    arr = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=float)
-    return arr[np.isfinite(arr)]
-
-
-def mean_ci(values: Iterable, confidence: float = 0.95) -> tuple[float, float, float, float]:
-    """(mean, sample std, ci_low, ci_high) of the finite values.
-
-    The CI is the Student-t interval mean +/- t_{(1+confidence)/2, n-1} * std / sqrt(n).
-    No values: all NaN. One value: (value, NaN, NaN, NaN). Identical values: a
-    zero-width CI at the mean.
-    """
-    x = _clean(values)
-    n = len(x)
-    if n == 0:
-        return (math.nan,) * 4
-    mean = float(x.mean())
-    if n < 2:
-        return mean, math.nan, math.nan, math.nan
-    from scipy import stats as st
-
-    std = float(x.std(ddof=1))
-    half = float(st.t.ppf((1 + confidence) / 2, n - 1)) * std / math.sqrt(n)
-    return mean, std, mean - half, mean + half
+def diverged_mask(runs: pd.DataFrame) -> pd.Series:
+    """The diverged column as booleans (also from text such as 'true' / '1'); all False when absent."""
+    return _flag(runs, "diverged")
 
 
-def welch(a: Iterable, b: Iterable, confidence: float = 0.95) -> tuple[float, float, float, float]:
-    """Welch's t-test of mean(a) - mean(b): (diff, ci_low, ci_high, two-sided p).
-
-    The CI of the difference uses the Welch-Satterthwaite degrees of freedom
-    df = (va/na + vb/nb)^2 / ((va/na)^2/(na-1) + (vb/nb)^2/(nb-1)).
-    Fewer than 2 finite values on either side: (diff, NaN, NaN, NaN) (diff NaN if a side
-    is empty). Both sides without variance: p = 1 when the means are equal, else 0,
-    and a zero-width CI.
-    """
-    xa, xb = _clean(a), _clean(b)
-    na, nb = len(xa), len(xb)
-    if na == 0 or nb == 0:
-        return (math.nan,) * 4
-    diff = float(xa.mean() - xb.mean())
-    if na < 2 or nb < 2:
-        return diff, math.nan, math.nan, math.nan
-    from scipy import stats as st
-
-    qa, qb = xa.var(ddof=1) / na, xb.var(ddof=1) / nb
-    se = math.sqrt(qa + qb)
-    if se == 0.0:
-        return diff, diff, diff, (1.0 if diff == 0.0 else 0.0)
-    df = (qa + qb) ** 2 / (qa ** 2 / (na - 1) + qb ** 2 / (nb - 1))
-    t = diff / se
-    p = float(2.0 * st.t.sf(abs(t), df))
-    half = float(st.t.ppf((1 + confidence) / 2, df)) * se
-    return diff, diff - half, diff + half, min(p, 1.0)
+def at_chance_mask(runs: pd.DataFrame) -> pd.Series:
+    """The at_chance column as booleans; computed from the dataset registry when absent."""
+    if "at_chance" not in runs.columns:
+        runs = with_at_chance(runs.assign(test_accuracy=numeric(runs["test_accuracy"]),
+                                          diverged=diverged_mask(runs)))
+    return _flag(runs, "at_chance")
 
 
-def holm(pvalues: Sequence[float]) -> np.ndarray:
-    """Holm-Bonferroni step-down adjusted p-values, in the input order.
-
-    NaN entries stay NaN and do not count towards the number of tests m. The i-th
-    smallest p (0-based) is multiplied by (m - i); adjusted values are made monotone
-    with a running max and capped at 1.
-    """
-    p = np.asarray(pd.to_numeric(pd.Series(list(pvalues), dtype=object), errors="coerce"), dtype=float)
-    out = np.full(p.shape, np.nan)
-    idx = np.flatnonzero(~np.isnan(p))
-    m = len(idx)
-    if m == 0:
-        return out
-    order = idx[np.argsort(p[idx], kind="mergesort")]
-    adjusted = np.maximum.accumulate(p[order] * (m - np.arange(m)))
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
-
-
-# ---------------------------------------------------------------- summary
-
-def _diverged_mask(runs: pd.DataFrame) -> pd.Series:
-    if "diverged" not in runs.columns:
+def _flag(runs: pd.DataFrame, col: str) -> pd.Series:
+    if col not in runs.columns:
         return pd.Series(False, index=runs.index)
-    d = runs["diverged"]
+    d = runs[col]
     if d.dtype == bool:
         return d
     return d.astype(str).str.strip().str.lower().isin(["true", "1", "1.0", "yes"])
 
+
+def numeric(s: pd.Series) -> pd.Series:
+    """A column as floats; empty text and non-numbers become NaN."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return s.astype(float)
+    return pd.to_numeric(s.astype(object).where(s.astype(str).str.strip() != "", None), errors="coerce")
+
+
+# ---------------------------------------------------------------- summary
+
+def summarize(runs: pd.DataFrame, epochs: pd.DataFrame | None = None, baseline: str | None = None,
+              alpha: float = 0.05) -> pd.DataFrame:
+    """summary.csv rows: one per (dataset, model, activation), sorted by dataset, model, rank.
+
+    Columns: FIXED_SUMMARY_COLUMNS, then "<diagnostic>_mean" for every diagnostic column
+    of runs (see SUMMARY_COLUMNS for each definition).
+    """
+    runs, diag = _typed_runs(runs)
+    curves = _curves_of_good_runs(runs, epochs)
+    baseline = None if baseline in (None, "") else str(baseline)
+    out_rows = []
+    for (dataset, model), grp in runs.groupby(["dataset", "model"], sort=True):
+        rows = [_activation_row(grp[grp["activation"] == act], diag, curves)
+                for act in dict.fromkeys(grp["activation"])]
+        ranks = _ranks([r["test_accuracy_mean"] for r in rows], [r["test_accuracy_ci_low"] for r in rows],
+                       [r["test_accuracy_ci_high"] for r in rows], [r["n"] for r in rows])
+        for r, rk in zip(rows, ranks):
+            r["rank"], r["best"] = rk, rk == 1
+        _verdicts_vs_baseline(rows, baseline, alpha)
+        rows.sort(key=lambda r: (r["rank"], -_finite_or(r["test_accuracy_mean"], -math.inf), r["activation"]))
+        out_rows.extend(rows)
+
+    df = pd.DataFrame(out_rows, columns=[*FIXED_SUMMARY_COLUMNS, *[f"{d}_mean" for d in diag]])
+    for col in ("n", "n_diverged", "n_at_chance", "rank"):
+        df[col] = df[col].astype("int64")
+    df["best"] = df["best"].astype(bool)
+    return df.reset_index(drop=True)
+
+
+def _typed_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """runs with keys as text, flags as bool, metrics as floats; and its diagnostic columns."""
+    runs = runs.reset_index(drop=True).copy()
+    for k in GROUP_KEYS:
+        runs[k] = runs[k].astype(str)
+    runs["seed"] = numeric(runs["seed"]).astype("int64")
+    runs["at_chance"] = at_chance_mask(runs)
+    runs["diverged"] = diverged_mask(runs)
+    for c in ("test_accuracy", "test_loss", "seconds_per_epoch", "train_seconds"):
+        runs[c] = numeric(runs[c]) if c in runs.columns else math.nan
+    diag = diagnostic_columns(runs)
+    for c in diag:
+        runs[c] = numeric(runs[c])
+    return runs, diag
+
+
+def _curves_of_good_runs(runs: pd.DataFrame, epochs: pd.DataFrame | None) -> pd.DataFrame | None:
+    """curve_stats over the epochs of finished, non-diverged runs only."""
+    if epochs is None or epochs.empty:
+        return None
+    ep = epochs.copy()
+    for k in GROUP_KEYS:
+        ep[k] = ep[k].astype(str)
+    ep["seed"] = numeric(ep["seed"]).astype("int64")
+    keys = runs.loc[~runs["diverged"], RUN_KEYS].drop_duplicates()
+    return curve_stats(ep.merge(keys, on=RUN_KEYS, how="inner"))
+
+
+def _activation_row(mine: pd.DataFrame, diag: list[str], curves: pd.DataFrame | None) -> dict:
+    """The statistics of one activation's runs (verdict columns are filled in later)."""
+    ok = mine[~mine["diverged"]]
+    acc, loss = mean_ci(ok["test_accuracy"]), mean_ci(ok["test_loss"])
+    first = mine.iloc[0]
+    row = {
+        "dataset": first["dataset"], "model": first["model"], "activation": first["activation"],
+        "n": int(len(ok)), "n_diverged": int(len(mine) - len(ok)), "n_at_chance": int(ok["at_chance"].sum()),
+        "test_accuracy_mean": acc[0], "test_accuracy_std": acc[1],
+        "test_accuracy_ci_low": acc[2], "test_accuracy_ci_high": acc[3],
+        "test_loss_mean": loss[0], "test_loss_std": loss[1], "test_loss_ci_low": loss[2], "test_loss_ci_high": loss[3],
+        "curve_metric": "", "epochs_to_99pct": math.nan, "curve_mean": math.nan,
+        "seconds_per_epoch_mean": _mean(ok["seconds_per_epoch"]), "train_seconds_mean": _mean(ok["train_seconds"]),
+        "_by_seed": _accuracy_by_seed(ok),
+    }
+    if curves is not None:
+        c = curves[(curves["dataset"] == row["dataset"]) & (curves["model"] == row["model"])
+                   & (curves["activation"] == row["activation"])]
+        if len(c):
+            row["curve_metric"] = "val_accuracy" if (c["curve_metric"] == "val_accuracy").all() else "accuracy"
+            row["epochs_to_99pct"] = _mean(c["epochs_to_99pct"])
+            row["curve_mean"] = _mean(c["curve_mean"])
+    for d in diag:
+        row[f"{d}_mean"] = _mean(ok[d])
+    return row
+
+
+def _accuracy_by_seed(ok: pd.DataFrame) -> dict[int, float]:
+    acc = ok[np.isfinite(ok["test_accuracy"].to_numpy(dtype=float))]
+    return dict(zip(acc["seed"].astype(int), acc["test_accuracy"].astype(float)))
+
+
+def _verdicts_vs_baseline(rows: list[dict], baseline: str | None, alpha: float) -> None:
+    """Fill baseline, diff_vs_baseline, test, p_value, p_holm, min_detectable_drop, verdict."""
+    base_row = next((r for r in rows if baseline is not None and r["activation"] == baseline), None)
+    tests = {}
+    for r in rows:
+        r.update(baseline="", diff_vs_baseline=math.nan, test="", p_value=math.nan, p_holm=math.nan,
+                 min_detectable_drop=math.nan, verdict="")
+        if base_row is None:
+            continue
+        r["baseline"] = baseline
+        r["diff_vs_baseline"] = r["test_accuracy_mean"] - base_row["test_accuracy_mean"]
+        if r is base_row:
+            r["verdict"] = "baseline"
+            continue
+        tests[r["activation"]] = compare_by_seed(r["_by_seed"], base_row["_by_seed"])
+        r["test"], r["p_value"] = tests[r["activation"]].test, tests[r["activation"]].p_value
+    others = [r for r in rows if r["activation"] in tests]
+    adjusted = holm([r["p_value"] for r in others])
+    level = alpha / max(n_tests([r["p_value"] for r in others]), 1)
+    for r, ph in zip(others, adjusted):
+        r["p_holm"] = float(ph)
+        r["min_detectable_drop"] = min_detectable_drop(tests[r["activation"]], level)
+        if math.isfinite(ph):
+            r["verdict"] = _verdict(ph, r["diff_vs_baseline"], alpha)
+    for r in rows:
+        del r["_by_seed"]
+
+
+def _verdict(p_holm: float, diff: float, alpha: float) -> str:
+    if p_holm < alpha and diff > 0:
+        return "better"
+    if p_holm < alpha and diff < 0:
+        return "worse"
+    return "same"
+
+
+def _mean(s: pd.Series) -> float:
+    x = finite_values(s)
+    return float(x.mean()) if len(x) else math.nan
+
+
+def _finite_or(x: float, default: float) -> float:
+    return x if isinstance(x, (int, float)) and math.isfinite(x) else default
+
+
+
+# ---------------------------------------------------------------- per-run curves, ranks, diagnostics
 
 def diagnostic_columns(runs: pd.DataFrame) -> list[str]:
     """Numeric runs.csv columns outside the fixed schema (sorted): '<measure>/<layer>', grad_ratio_min, ..."""
@@ -177,24 +275,18 @@ def diagnostic_columns(runs: pd.DataFrame) -> list[str]:
     return sorted(cols)
 
 
-def _num(s: pd.Series) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        return s.astype(float)
-    return pd.to_numeric(s.astype(object).where(s.astype(str).str.strip() != "", None), errors="coerce")
-
-
 def curve_stats(epochs: pd.DataFrame) -> pd.DataFrame:
-    """Per run (RUN_KEYS): curve_metric, epochs_to_99pct and val_auc (see SUMMARY_COLUMNS)."""
+    """Per run (RUN_KEYS): curve_metric, epochs_to_99pct and curve_mean (see SUMMARY_COLUMNS)."""
     rows = []
     if epochs is None or epochs.empty:
-        return pd.DataFrame(columns=[*RUN_KEYS, "curve_metric", "epochs_to_99pct", "val_auc"])
+        return pd.DataFrame(columns=[*RUN_KEYS, "curve_metric", "epochs_to_99pct", "curve_mean"])
     ep = epochs.copy()
-    ep["epoch"] = _num(ep["epoch"])
+    ep["epoch"] = numeric(ep["epoch"])
     for key, g in ep.sort_values("epoch", kind="mergesort").groupby(RUN_KEYS, sort=False):
         metric = "accuracy"
-        if "val_accuracy" in g.columns and _num(g["val_accuracy"]).notna().any():
+        if "val_accuracy" in g.columns and numeric(g["val_accuracy"]).notna().any():
             metric = "val_accuracy"
-        vals = _num(g[metric]).to_numpy()
+        vals = numeric(g[metric]).to_numpy()
         eps = g["epoch"].to_numpy()
         ok = np.isfinite(vals)
         if not ok.any():
@@ -203,7 +295,7 @@ def curve_stats(epochs: pd.DataFrame) -> pd.DataFrame:
         best = vals[ok].max()
         reach = np.flatnonzero(ok & (vals >= 0.99 * best))
         rows.append((*key, metric, float(eps[reach[0]]), float(vals[ok].mean())))
-    return pd.DataFrame(rows, columns=[*RUN_KEYS, "curve_metric", "epochs_to_99pct", "val_auc"])
+    return pd.DataFrame(rows, columns=[*RUN_KEYS, "curve_metric", "epochs_to_99pct", "curve_mean"])
 
 
 def _ranks(means: list[float], lows: list[float], highs: list[float], ns: list[int]) -> list[int]:
@@ -225,113 +317,3 @@ def _ranks(means: list[float], lows: list[float], highs: list[float], ns: list[i
                 beaten_by += means[j] > means[i]
         ranks.append(1 + beaten_by)
     return ranks
-
-
-def summarize(runs: pd.DataFrame, epochs: pd.DataFrame | None = None, baseline: str | None = None,
-              alpha: float = 0.05) -> pd.DataFrame:
-    """summary.csv rows: one per (dataset, model, activation), sorted by dataset, model, rank.
-
-    Columns: FIXED_SUMMARY_COLUMNS, then "<diagnostic>_mean" for every diagnostic column
-    of runs (see SUMMARY_COLUMNS for each definition).
-    """
-    runs = runs.reset_index(drop=True)
-    for k in GROUP_KEYS:
-        runs[k] = runs[k].astype(str)
-    diverged = _diverged_mask(runs)
-    for c in ("test_accuracy", "test_loss", "seconds_per_epoch", "train_seconds"):
-        runs[c] = _num(runs[c]) if c in runs.columns else math.nan
-    diag = diagnostic_columns(runs)
-    for c in diag:
-        runs[c] = _num(runs[c])
-    good = runs[~diverged]
-
-    curves = None
-    if epochs is not None and not epochs.empty:
-        ep = epochs.copy()
-        for k in GROUP_KEYS:
-            ep[k] = ep[k].astype(str)
-        ep["seed"] = _num(ep["seed"]).astype("int64")
-        keys = good[RUN_KEYS].copy()
-        keys["seed"] = _num(keys["seed"]).astype("int64")
-        ep = ep.merge(keys.drop_duplicates(), on=RUN_KEYS, how="inner")  # finished, non-diverged runs only
-        curves = curve_stats(ep)
-
-    baseline = None if baseline in (None, "") else str(baseline)
-    out_rows = []
-    for (dataset, model), grp in runs.groupby(["dataset", "model"], sort=True):
-        acts = list(dict.fromkeys(grp["activation"]))
-        rows = []
-        for act in acts:
-            mine = grp[grp["activation"] == act]
-            ok = mine[~diverged.loc[mine.index]]
-            acc = mean_ci(ok["test_accuracy"])
-            loss = mean_ci(ok["test_loss"])
-            row = {
-                "dataset": dataset, "model": model, "activation": act,
-                "n": int(len(ok)), "n_diverged": int(len(mine) - len(ok)),
-                "test_accuracy_mean": acc[0], "test_accuracy_std": acc[1],
-                "test_accuracy_ci_low": acc[2], "test_accuracy_ci_high": acc[3],
-                "test_loss_mean": loss[0], "test_loss_std": loss[1],
-                "test_loss_ci_low": loss[2], "test_loss_ci_high": loss[3],
-                "curve_metric": "", "epochs_to_99pct": math.nan, "val_auc": math.nan,
-                "seconds_per_epoch_mean": _mean(ok["seconds_per_epoch"]),
-                "train_seconds_mean": _mean(ok["train_seconds"]),
-            }
-            if curves is not None:
-                c = curves[(curves["dataset"] == dataset) & (curves["model"] == model)
-                           & (curves["activation"] == act)]
-                if len(c):
-                    row["curve_metric"] = "val_accuracy" if (c["curve_metric"] == "val_accuracy").all() else "accuracy"
-                    row["epochs_to_99pct"] = _mean(c["epochs_to_99pct"])
-                    row["val_auc"] = _mean(c["val_auc"])
-            for d in diag:
-                row[f"{d}_mean"] = _mean(ok[d])
-            row["_acc"] = ok["test_accuracy"]
-            rows.append(row)
-
-        ranks = _ranks([r["test_accuracy_mean"] for r in rows], [r["test_accuracy_ci_low"] for r in rows],
-                       [r["test_accuracy_ci_high"] for r in rows], [r["n"] for r in rows])
-        for r, rk in zip(rows, ranks):
-            r["rank"] = rk
-            r["best"] = rk == 1
-
-        base_row = next((r for r in rows if baseline is not None and r["activation"] == baseline), None)
-        for r in rows:
-            r.update(baseline="", diff_vs_baseline=math.nan, p_value=math.nan, p_holm=math.nan, verdict="")
-            if base_row is None:
-                continue
-            r["baseline"] = baseline
-            r["diff_vs_baseline"] = r["test_accuracy_mean"] - base_row["test_accuracy_mean"]
-            if r is base_row:
-                r["verdict"] = "baseline"
-            else:
-                r["p_value"] = welch(r["_acc"], base_row["_acc"])[3]
-        others = [r for r in rows if base_row is not None and r is not base_row]
-        for r, ph in zip(others, holm([r["p_value"] for r in others])):
-            r["p_holm"] = float(ph)
-            if math.isfinite(ph):
-                if ph < alpha and r["diff_vs_baseline"] > 0:
-                    r["verdict"] = "better"
-                elif ph < alpha and r["diff_vs_baseline"] < 0:
-                    r["verdict"] = "worse"
-                else:
-                    r["verdict"] = "same"
-        rows.sort(key=lambda r: (r["rank"], -_finite_or(r["test_accuracy_mean"], -math.inf), r["activation"]))
-        out_rows.extend(rows)
-
-    diag_cols = [f"{d}_mean" for d in diag]
-    df = pd.DataFrame(out_rows, columns=[*FIXED_SUMMARY_COLUMNS, *diag_cols])
-    df["n"] = df["n"].astype("int64")
-    df["n_diverged"] = df["n_diverged"].astype("int64")
-    df["rank"] = df["rank"].astype("int64")
-    df["best"] = df["best"].astype(bool)
-    return df.reset_index(drop=True)
-
-
-def _mean(s: pd.Series) -> float:
-    x = _clean(s)
-    return float(x.mean()) if len(x) else math.nan
-
-
-def _finite_or(x: float, default: float) -> float:
-    return x if isinstance(x, (int, float)) and math.isfinite(x) else default

@@ -61,7 +61,7 @@ def test_activations_and_datasets_commands():
 def test_result_commands_do_not_import_keras():
     code = ("import sys; from typer.testing import CliRunner; from actbench.cli import app; "
             "CliRunner().invoke(app, ['compare', '--help']); "
-            "import actbench.compare, actbench.merge, actbench.report, actbench.stats; "
-            "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]; "
+            "import actbench.compare, actbench.merge, actbench.report, actbench.stats, actbench.format; "
+            "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch', 'matplotlib.pyplot') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

@@ -207,12 +207,12 @@ def check_consistent(directory: Path) -> tuple[int, int]:
     assert epochs is not None, f"{runs_path} exists without {epochs_path}"
     done = set()
     for _, run in runs.iterrows():
-        rid = results.run_id(run)
+        rid = results.run_key(run)
         done.add(rid)
-        mine = epochs[epochs.apply(lambda r: results.run_id(r) == rid, axis=1)]
+        mine = epochs[epochs.apply(lambda r: results.run_key(r) == rid, axis=1)]
         assert sorted(mine["epoch"]) == list(range(1, int(run["epochs_run"]) + 1)), \
             f"run {rid} is in runs.csv but its epochs are incomplete: {sorted(mine['epoch'])}"
-    orphans = int((~epochs.apply(lambda r: results.run_id(r) in done, axis=1)).sum()) if len(epochs) else 0
+    orphans = int((~epochs.apply(lambda r: results.run_key(r) in done, axis=1)).sum()) if len(epochs) else 0
     return len(runs), orphans
 
 
@@ -439,7 +439,7 @@ def test_shards_merged_equal_unsharded(env, tmp_path):
     for p, d in zip(procs, dirs):
         assert f"running {TOTAL_RUNS // 3} runs" in p.output
         runs, _ = result_frames(d)
-        seen += [results.run_id(r) for _, r in runs.iterrows()]
+        seen += [results.run_key(r) for _, r in runs.iterrows()]
         assert json.loads((d / results.METADATA_FILE).read_text())["shard"].endswith("/3")
     assert len(seen) == len(set(seen)) == TOTAL_RUNS  # a partition of the plan
 

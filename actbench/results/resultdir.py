@@ -1,0 +1,143 @@
+"""ResultDir: the one owner of an output folder, used by both `run` and `merge`.
+
+It knows the folder's files, holds its rows in canonical order, writes them atomically
+with epochs before runs (a run is done only once its runs.csv row exists, so epoch rows
+without a run row belong to an unfinished run), derives summary.csv from the rows as
+written, and takes the lock.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from ..errors import ResultsError
+from .io import read_epochs, read_metadata, read_runs, write_csv, write_json
+from .lock import OutputLock
+from .schema import (EPOCH_COLUMNS, EPOCHS_FILE, METADATA_FILE, RESULT_FILES, RUN_COLUMNS, RUN_KEYS, RUNS_FILE,
+                     SUMMARY_FILE, RunKey, canonical_epochs, canonical_runs, is_at_chance, key_columns,
+                     order_columns, run_key)
+
+REPORT_DIR = "report"
+
+
+def run_row(config_hash: str, key: RunKey, values: Mapping[str, Any], n_classes: int | None) -> dict[str, Any]:
+    """A runs.csv row: the run's keys, the engine's values, and the at_chance flag."""
+    row = {**key_columns(config_hash, key), **values}
+    row["at_chance"] = is_at_chance(values.get("test_accuracy"), n_classes) and not values.get("diverged")
+    return row
+
+
+def epoch_rows(config_hash: str, key: RunKey, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """epochs.csv rows of one run: the run's keys on every epoch."""
+    keys = key_columns(config_hash, key)
+    return [{**keys, **row} for row in rows]
+
+
+def unfinished_epochs(runs: pd.DataFrame | None, epochs: pd.DataFrame) -> pd.Series:
+    """Mask of epoch rows whose run has no runs.csv row (a run that did not finish)."""
+    done = set() if runs is None else {run_key(r) for _, r in runs.iterrows()}
+    if epochs.empty:
+        return pd.Series(False, index=epochs.index)
+    return ~epochs.apply(lambda r: run_key(r) in done, axis=1).astype(bool)
+
+
+class ResultDir:
+    """An output folder: runs.csv, epochs.csv, summary.csv, metadata.json, and the lock."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.runs = pd.DataFrame(columns=RUN_COLUMNS)
+        self.epochs = pd.DataFrame(columns=EPOCH_COLUMNS)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.path / f for f in RESULT_FILES]
+
+    def has_results(self) -> bool:
+        return self.path.is_dir() and any(f.exists() for f in self.files)
+
+    def lock(self) -> OutputLock:
+        """The output lock (a context manager; acquire() / release() for longer holds)."""
+        return OutputLock(self.path)
+
+    def clear(self) -> None:
+        """Delete the result files and the report (for --overwrite; hold the lock)."""
+        for f in self.files:
+            f.unlink(missing_ok=True)
+        shutil.rmtree(self.path / REPORT_DIR, ignore_errors=True)
+
+    # ------------------------------------------------------------ reading
+
+    def read_metadata(self) -> dict | None:
+        path = self.file(METADATA_FILE)
+        return read_metadata(path) if path.exists() else None
+
+    def load_rows(self) -> int:
+        """Read the finished rows already here (checked); drop epoch rows of unfinished runs.
+
+        Returns how many epoch rows were dropped. Raises ResultsError on damaged files.
+        """
+        runs = read_runs(self.file(RUNS_FILE)) if self.file(RUNS_FILE).exists() else None
+        epochs = read_epochs(self.file(EPOCHS_FILE)) if self.file(EPOCHS_FILE).exists() else None
+        dropped = 0
+        if epochs is not None:
+            orphan = unfinished_epochs(runs, epochs)
+            dropped = int(orphan.sum())
+            epochs = epochs[~orphan].reset_index(drop=True)
+        self.runs = runs if runs is not None else self.runs
+        self.epochs = epochs if epochs is not None else self.epochs
+        return dropped
+
+    def done_keys(self) -> set[RunKey]:
+        return {run_key(r) for _, r in self.runs.iterrows()}
+
+    def config_hashes(self) -> list[str]:
+        return sorted(self.runs["config_hash"].astype(str).unique()) if len(self.runs) else []
+
+    # ------------------------------------------------------------ writing
+
+    def add(self, runs: list[dict[str, Any]], epochs: list[dict[str, Any]]) -> None:
+        """Add finished runs (run_row / epoch_rows) and rewrite runs.csv and epochs.csv."""
+        self.write_rows(_concat(self.runs, pd.DataFrame(runs)), _concat(self.epochs, pd.DataFrame(epochs)))
+
+    def write_rows(self, runs: pd.DataFrame, epochs: pd.DataFrame) -> None:
+        """Replace all rows: canonical order, schema column order, epochs.csv before runs.csv."""
+        if runs.duplicated(subset=RUN_KEYS).any():
+            raise ResultsError(f"{self.path}: the same run would be written twice.")
+        runs, epochs = canonical_runs(runs), canonical_epochs(epochs)
+        runs["seed"] = runs["seed"].astype("int64")
+        epochs["seed"] = epochs["seed"].astype("int64")
+        self.runs = order_columns(runs, RUN_COLUMNS)
+        self.epochs = order_columns(epochs, EPOCH_COLUMNS)
+        write_csv(self.file(EPOCHS_FILE), self.epochs)
+        write_csv(self.file(RUNS_FILE), self.runs)
+
+    def write_summary(self, baseline: str | None) -> pd.DataFrame:
+        """summary.csv from the rows as written (10 significant digits), not the in-memory
+        floats: it is then a function of runs.csv and epochs.csv alone, identical for an
+        uninterrupted, a resumed and a merged run."""
+        from ..stats import summarize  # stats reads the schema; import late to keep the layers one-way
+
+        if self.runs.empty:
+            return pd.DataFrame()
+        summary = summarize(read_runs(self.file(RUNS_FILE)), read_epochs(self.file(EPOCHS_FILE)), baseline)
+        write_csv(self.file(SUMMARY_FILE), summary)
+        return summary
+
+    def write_metadata(self, metadata: dict) -> None:
+        write_json(self.file(METADATA_FILE), metadata)
+
+
+def _concat(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    if old.empty:
+        return new
+    if new.empty:
+        return old
+    return pd.concat([old, new], ignore_index=True)
