@@ -164,17 +164,18 @@ def run_experiment(exp: Experiment, opts: RunOptions, reporter=None) -> Outcome:
 
 
 def _run(exp, opts, reporter, out, old_runs, old_epochs, notes, mine, todo, data_dir, verify, engine_name):
-    from . import backend
-    from .engine import train_group
+    from . import backends
+    from .engine import Group, GroupTrainer
 
-    settings = backend.configure(exp.backend, exp.training.deterministic)
+    adapter = backends.for_name(exp.backend)
+    settings = adapter.configure(exp.training.deterministic)
     metadata = {
         "config": resolved_config(exp),
         "config_hash": exp.config_hash(),
         "actbench_version": __version__,
-        "versions": backend.versions(exp.backend),
+        "versions": adapter.versions(),
         "backend": exp.backend,
-        "devices": backend.devices(exp.backend),
+        "devices": adapter.devices(),
         "determinism": settings,
         "engine": engine_name,
         "data_verify": verify,
@@ -203,7 +204,7 @@ def _run(exp, opts, reporter, out, old_runs, old_epochs, notes, mine, todo, data
 
     specs = {a.label: a for a in exp.activation_specs}
     archs = {m.label: m for m in exp.models}
-    timing_cache: dict = {}
+    trainer = GroupTrainer(exp, adapter)
     status = "complete"
     try:
         for group in plan.groups(todo):
@@ -211,9 +212,9 @@ def _run(exp, opts, reporter, out, old_runs, old_epochs, notes, mine, todo, data
             for runs in batches:
                 reporter.group_start(runs, engine_name)
                 first = runs[0]
-                run_results = train_group(prepared[first.dataset], archs[first.model],
-                                          [specs[r.activation] for r in runs], first.seed, exp,
-                                          timing_cache, on_epoch=reporter.epoch)
+                group = Group(prepared[first.dataset], archs[first.model], [specs[r.activation] for r in runs],
+                              first.seed)
+                run_results = trainer.train_group(group, on_epoch=reporter.epoch)
                 writer.add(runs, run_results)
                 reporter.group_end(runs, run_results)
     except Interrupted:
