@@ -106,7 +106,7 @@ class Experiment(Strict):
     models: list[ModelSpec] | None = Field(default=None, min_length=1)
     training: TrainingSpec = TrainingSpec()
     diagnostics: DiagnosticsSpec = DiagnosticsSpec()
-    backend: Literal["tensorflow", "jax", "torch"] = "tensorflow"
+    backend: Literal["tensorflow", "jax"] = "tensorflow"  # actbench.backends.NAMES
     data_dir: str | None = None
     data_verify: bool = True
     output: OutputSpec = OutputSpec()

@@ -12,7 +12,9 @@ Each tower is built exactly as in a sequential run (seed set, then build), so in
 weights and dropout seeds are the same; the data order per epoch is a permutation drawn
 from (seed, epoch), the same for every activation and engine. A tower whose loss turns
 NaN/inf is recorded as diverged at that epoch; the others keep training (nothing stops
-on the summed loss). Keras is imported lazily: call backend.configure() first.
+on the summed loss). Keras is imported lazily: configure the backend first
+(actbench.backends.for_name(name).configure(...)); the adapter then gives the training loop
+and the gradients diagnostics take, so nothing here depends on the backend.
 """
 
 from __future__ import annotations
@@ -20,15 +22,18 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from . import diagnostics, loop
+from . import backends, diagnostics
 from .model import build_model
 
 TIMING_STEPS = 32      # train steps timed per activation in the packed engine's timing pass
 TIMING_TEST_EXAMPLES = 2048  # test examples whose inference the timing pass times
-STEPS_PER_EXECUTION = 32  # steps per call where model.fit trains (backends other than TensorFlow)
+# runs.csv `timing`: how a run's seconds were measured. Files written before the rename
+# say "fit" for IN_RUN (it never meant model.fit alone); readers accept both.
+TIMING_IN_RUN, TIMING_PASS, TIMING_SHARED = "in-run", "timing-pass", "shared"
 # A run diverged when its epoch loss is NaN/inf or above this: cross-entropy at chance
 # is ln(n_classes) (2.3 for 10 classes), so 1e6 is blown up, not slow learning.
 DIVERGENCE_LOSS = 1e6
@@ -38,6 +43,49 @@ DIVERGENCE_LOSS = 1e6
 class RunResult:
     run: dict
     epochs: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Group:
+    """What one train_group call trains: activations `specs` on `data` under `seed`."""
+
+    data: Any   # datasets' prepared splits
+    arch: Any   # config.ModelSpec
+    specs: list  # config activation specs, one tower each
+    seed: int
+
+
+@dataclass
+class TowerRun:
+    """One activation's part of a group: its single-activation model and its epoch rows."""
+
+    index: int
+    spec: Any
+    model: Any
+    rows: list[dict] = field(default_factory=list)
+    diverged_epoch: int | None = None
+
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_epoch is not None
+
+
+@dataclass
+class Timing:
+    """How a run's time was measured (one of the TIMING_* labels) and its test throughput."""
+
+    label: str
+    examples_per_second: float = math.nan
+
+
+@dataclass
+class EpochLog:
+    """What one trained epoch reported, as the loop names the metrics."""
+
+    epoch: int
+    history: dict
+    seconds: float
+    has_validation: bool
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
@@ -83,79 +131,147 @@ def compile_group(data, arch, specs, seed: int, training):
                   loss=["sparse_categorical_crossentropy"] * len(towers),
                   metrics=[["accuracy", keras.metrics.SparseCategoricalCrossentropy(name="ce")]
                            for _ in towers],
-                  steps_per_execution=STEPS_PER_EXECUTION)
+                  steps_per_execution=backends.STEPS_PER_CALL)
     return model, towers
 
 
-def train_group(data, arch, specs, seed: int, exp, timing_cache: dict, on_epoch=None) -> list[RunResult]:
-    """Train the activations `specs` on `data` under `seed`; one RunResult per spec.
+class GroupTrainer:
+    """Trains groups of runs of one experiment on one backend adapter; caches the packed
+    engine's timing passes across groups (they do not depend on the seed)."""
 
-    on_epoch(epoch, epochs) is called after each epoch (for progress display).
-    """
-    training, diag = exp.training, exp.diagnostics
-    model, towers = compile_group(data, arch, specs, seed, training)
-    trainer = loop.for_model(model)
-    n = len(specs)
-    has_val = len(data.y_val) > 0
-    val = (data.x_val, data.y_val) if has_val else None
-    probe = diagnostics.probe_indices(len(data.y_train), diag.probe_size, seed)
-    x_probe, y_probe = data.x_train[probe], data.y_train[probe]
-    want_diag = diag.gradients or diag.dead_units or diag.saturation
+    def __init__(self, exp, adapter):
+        self.exp = exp
+        self.adapter = adapter
+        self._timing_cache: dict = {}
 
-    rows: list[list[dict]] = [[] for _ in specs]
-    diverged_at: list[int | None] = [None] * n
-    for epoch in range(1, training.epochs + 1):
-        order = epoch_order(len(data.y_train), seed, epoch)
-        x, y = data.x_train[order], data.y_train[order]
-        start = time.perf_counter()
-        history = trainer.train_epoch(x, y, training.batch_size, validation=val)
-        seconds = time.perf_counter() - start
-        for i, spec in enumerate(specs):
-            if diverged_at[i] is not None:
-                continue
-            row = {
-                "epoch": epoch,
-                "loss": _metric(history, i, n, "ce"),
-                "accuracy": _metric(history, i, n, "accuracy"),
-                "val_loss": _metric(history, i, n, "ce", "val_") if has_val else math.nan,
-                "val_accuracy": _metric(history, i, n, "accuracy", "val_") if has_val else math.nan,
-                "seconds": seconds,
-            }
-            if not (math.isfinite(row["loss"]) and row["loss"] <= DIVERGENCE_LOSS):
-                diverged_at[i] = epoch
-            elif want_diag:
-                row.update(diagnostics.measure(towers[i], spec, x_probe, y_probe, diag))
-            rows[i].append(row)
-        if on_epoch:
-            on_epoch(epoch, training.epochs)
-        if all(d is not None for d in diverged_at):
-            break
+    def train_group(self, group: Group, on_epoch=None) -> list[RunResult]:
+        """One RunResult per spec of `group`. on_epoch(epoch, epochs) is called after each
+        epoch (for progress display)."""
+        model, tower_models = compile_group(group.data, group.arch, group.specs, group.seed, self.exp.training)
+        loop = self.adapter.loop(model)
+        towers = [TowerRun(i, spec, m) for i, (spec, m) in enumerate(zip(group.specs, tower_models, strict=True))]
+        self._train(loop, group, towers, on_epoch)
+        test, test_seconds = self._test(loop, group.data, towers)
+        return [self._result(tower, len(towers), test, self._timing(group, tower, len(towers), test_seconds))
+                for tower in towers]
 
-    test, test_seconds = {}, math.nan
-    if any(d is None for d in diverged_at):
+    def _train(self, loop, group: Group, towers: list[TowerRun], on_epoch) -> None:
+        data, training, diag = group.data, self.exp.training, self.exp.diagnostics
+        val = (data.x_val, data.y_val) if len(data.y_val) else None
+        probe = diagnostics.probe_batch(data.x_train, data.y_train, diag.probe_size, group.seed)
+        for epoch in range(1, training.epochs + 1):
+            order = epoch_order(len(data.y_train), group.seed, epoch)
+            start = time.perf_counter()
+            history = loop.train_epoch(data.x_train[order], data.y_train[order], training.batch_size,
+                                       validation=val)
+            log = EpochLog(epoch, history, time.perf_counter() - start, val is not None)
+            for tower in towers:
+                if not tower.diverged:
+                    self._record_epoch(tower, len(towers), log, probe)
+            if on_epoch:
+                on_epoch(epoch, training.epochs)
+            if all(t.diverged for t in towers):
+                break
+
+    def _record_epoch(self, tower: TowerRun, n: int, log: EpochLog, probe: diagnostics.Probe) -> None:
+        """Append the tower's epoch row; mark it diverged, or add its diagnostics."""
+        i, diag, history = tower.index, self.exp.diagnostics, log.history
+        row = {
+            "epoch": log.epoch,
+            "loss": _metric(history, i, n, "ce"),
+            "accuracy": _metric(history, i, n, "accuracy"),
+            "val_loss": _metric(history, i, n, "ce", "val_") if log.has_validation else math.nan,
+            "val_accuracy": _metric(history, i, n, "accuracy", "val_") if log.has_validation else math.nan,
+            "seconds": log.seconds,
+        }
+        if not (math.isfinite(row["loss"]) and row["loss"] <= DIVERGENCE_LOSS):
+            tower.diverged_epoch = log.epoch
+        elif diag.gradients or diag.dead_units or diag.saturation:
+            row.update(diagnostics.measure(tower.model, tower.spec, probe, diag, self.adapter))
+        tower.rows.append(row)
+
+    def _test(self, loop, data, towers: list[TowerRun]) -> tuple[dict, float]:
+        """Test metrics (empty when every tower diverged) and the seconds they took."""
+        if all(t.diverged for t in towers):
+            return {}, math.nan
         # Evaluated at the training batch size, so the test function traced for validation
         # is reused and the timed evaluation is pure inference (a warm-up traces it otherwise).
-        bs = training.batch_size
-        if not has_val:
-            trainer.evaluate(data.x_test[:bs], data.y_test[:bs], bs)
+        bs = self.exp.training.batch_size
+        if not len(data.y_val):
+            loop.evaluate(data.x_test[:bs], data.y_test[:bs], bs)
         start = time.perf_counter()
-        test = trainer.evaluate(data.x_test, data.y_test, bs)
-        test_seconds = time.perf_counter() - start
+        test = loop.evaluate(data.x_test, data.y_test, bs)
+        return test, time.perf_counter() - start
 
-    results = []
-    for i, spec in enumerate(specs):
+    def _timing(self, group: Group, tower: TowerRun, n: int, test_seconds: float) -> Timing:
+        """Sequential: the run's own epochs and test evaluation. Packed: a timing pass of
+        the activation alone (its estimate replaces each epoch's shared seconds), or the
+        shared epoch time when timing is off."""
         if n == 1:
-            timing = "fit"
-            throughput = len(data.y_test) / test_seconds if diag.timing else math.nan
-        elif diag.timing:
-            timing = "timing-pass"
-            per_epoch, throughput = _timing_pass(data, arch, spec, seed, exp, timing_cache)
-            for row in rows[i]:
-                row["seconds"] = per_epoch
-        else:
-            timing, throughput = "shared", math.nan
-        results.append(_result(spec, rows[i], diverged_at[i], test, i, n, towers[i], exp, timing, throughput))
-    return results
+            measured = self.exp.diagnostics.timing
+            return Timing(TIMING_IN_RUN, len(group.data.y_test) / test_seconds if measured else math.nan)
+        if not self.exp.diagnostics.timing:
+            return Timing(TIMING_SHARED)
+        per_epoch, throughput = self._timing_pass(group, tower.spec)
+        for row in tower.rows:
+            row["seconds"] = per_epoch
+        return Timing(TIMING_PASS, throughput)
+
+    def _timing_pass(self, group: Group, spec) -> tuple[float, float]:
+        """Seconds per epoch and test throughput of one activation trained alone, estimated
+        from TIMING_STEPS timed steps (after a one-step warm-up that traces) on a throwaway
+        copy of the model, and from inference over up to TIMING_TEST_EXAMPLES test examples.
+        Cached per (dataset, model, activation) since it does not depend on the seed."""
+        data, bs = group.data, self.exp.training.batch_size
+        key = (data.name, group.arch.label, spec.label)
+        if key not in self._timing_cache:
+            model = build_tower_model(data, group.arch, spec, group.seed)
+            # Training steps as the engine runs them, without metrics (per step they cost
+            # next to nothing, but tracing them took ~0.4 s more per model here).
+            model.compile(optimizer=make_optimizer(self.exp.training.optimizer),
+                          loss="sparse_categorical_crossentropy", steps_per_execution=backends.STEPS_PER_CALL)
+            loop = self.adapter.loop(model)
+            steps = min(TIMING_STEPS, max(1, len(data.y_train) // bs))
+            x, y = data.x_train[: steps * bs], data.y_train[: steps * bs]
+            loop.train_epoch(x[:bs], y[:bs], bs)  # trace and warm up
+            start = time.perf_counter()
+            loop.train_epoch(x, y, bs)
+            per_step = (time.perf_counter() - start) / steps
+            steps_per_epoch = math.ceil(len(data.y_train) / bs)
+            val_steps = math.ceil(len(data.y_val) / bs)
+            # Inference one batch per call, as predict runs by default (a multi-step predict
+            # function takes several times longer to trace than the timed inference itself).
+            model.compile(loss="sparse_categorical_crossentropy", steps_per_execution=1)
+            throughput = _throughput(model, data.x_test[:TIMING_TEST_EXAMPLES], bs)
+            # Validation is forward-only, about a third of a training step.
+            self._timing_cache[key] = (per_step * (steps_per_epoch + val_steps / 3), throughput)
+        return self._timing_cache[key]
+
+    def _result(self, tower: TowerRun, n: int, test: dict, timing: Timing) -> RunResult:
+        import keras
+
+        rows, diverged = tower.rows, tower.diverged
+        finished = rows[:-1] if diverged else rows  # the diverged epoch's diagnostics are not measured
+        val_acc = [r["val_accuracy"] for r in finished if math.isfinite(r["val_accuracy"])]
+        run = {
+            "activation_name": tower.spec.name,
+            "params": int(tower.model.count_params()),
+            "epochs_run": len(rows),
+            "test_loss": math.nan if diverged else _metric(test, tower.index, n, "ce"),
+            "test_accuracy": math.nan if diverged else _metric(test, tower.index, n, "accuracy"),
+            "best_val_accuracy": max(val_acc) if val_acc else math.nan,
+            "best_epoch": finished[int(np.argmax(val_acc))]["epoch"] if val_acc else math.nan,
+            "train_seconds": float(sum(r["seconds"] for r in rows)),
+            "seconds_per_epoch": float(np.mean([r["seconds"] for r in rows])) if rows else math.nan,
+            "timing": timing.label,
+            "test_examples_per_second": math.nan if diverged else timing.examples_per_second,
+            "diverged": diverged,
+            "diverged_epoch": tower.diverged_epoch if diverged else math.nan,
+            "engine": self.exp.training.engine,
+            "backend": keras.backend.backend(),
+        }
+        run.update(_diagnostic_summary(finished))
+        return RunResult(run=run, epochs=rows)
 
 
 def _metric(history: dict, i: int, n: int, name: str, prefix: str = "") -> float:
@@ -170,65 +286,6 @@ def _throughput(model, x, batch_size: int) -> float:
     start = time.perf_counter()
     model.predict(x, batch_size=batch_size, verbose=0)
     return len(x) / (time.perf_counter() - start)
-
-
-def _timing_pass(data, arch, spec, seed, exp, cache: dict) -> tuple[float, float]:
-    """Seconds per epoch and test throughput of one activation trained alone, estimated
-    from TIMING_STEPS timed steps (after a one-step warm-up that traces) on a throwaway
-    copy of the model, and from inference over up to TIMING_TEST_EXAMPLES test examples.
-    Cached per (dataset, model, activation) since it does not depend on the seed."""
-    key = (data.name, arch.label, spec.label)
-    if key not in cache:
-        model = build_tower_model(data, arch, spec, seed)
-        # Training steps as the engine runs them, without metrics (per step they cost
-        # next to nothing, but tracing them took ~0.4 s more per model here).
-        model.compile(optimizer=make_optimizer(exp.training.optimizer),
-                      loss="sparse_categorical_crossentropy", steps_per_execution=STEPS_PER_EXECUTION)
-        trainer = loop.for_model(model)
-        bs = exp.training.batch_size
-        steps = min(TIMING_STEPS, max(1, len(data.y_train) // bs))
-        x, y = data.x_train[: steps * bs], data.y_train[: steps * bs]
-        trainer.train_epoch(x[:bs], y[:bs], bs)  # trace and warm up
-        start = time.perf_counter()
-        trainer.train_epoch(x, y, bs)
-        per_step = (time.perf_counter() - start) / steps
-        steps_per_epoch = math.ceil(len(data.y_train) / bs)
-        val_steps = math.ceil(len(data.y_val) / bs)
-        # Inference one batch per call, as predict runs by default (a multi-step predict
-        # function takes several times longer to trace than the timed inference itself).
-        model.compile(loss="sparse_categorical_crossentropy", steps_per_execution=1)
-        throughput = _throughput(model, data.x_test[:TIMING_TEST_EXAMPLES], bs)
-        # Validation is forward-only, about a third of a training step.
-        cache[key] = (per_step * (steps_per_epoch + val_steps / 3), throughput)
-    return cache[key]
-
-
-def _result(spec, rows, diverged_epoch, test, i, n, model, exp, timing, throughput) -> RunResult:
-    import keras
-
-    diverged = diverged_epoch is not None
-    finished = rows[:-1] if diverged else rows  # the diverged epoch's diagnostics are not measured
-    val_acc = [r["val_accuracy"] for r in finished if math.isfinite(r["val_accuracy"])]
-    best_epoch = (finished[int(np.argmax(val_acc))]["epoch"] if val_acc else math.nan)
-    run = {
-        "activation_name": spec.name,
-        "params": int(model.count_params()),
-        "epochs_run": len(rows),
-        "test_loss": math.nan if diverged else float(test["ce" if n == 1 else f"t{i}_ce"]),
-        "test_accuracy": math.nan if diverged else float(test["accuracy" if n == 1 else f"t{i}_accuracy"]),
-        "best_val_accuracy": max(val_acc) if val_acc else math.nan,
-        "best_epoch": best_epoch,
-        "train_seconds": float(sum(r["seconds"] for r in rows)),
-        "seconds_per_epoch": float(np.mean([r["seconds"] for r in rows])) if rows else math.nan,
-        "timing": timing,
-        "test_examples_per_second": math.nan if diverged else throughput,
-        "diverged": diverged,
-        "diverged_epoch": diverged_epoch if diverged else math.nan,
-        "engine": exp.training.engine,
-        "backend": keras.backend.backend(),
-    }
-    run.update(_diagnostic_summary(finished))
-    return RunResult(run=run, epochs=rows)
 
 
 def _diagnostic_summary(rows: list[dict]) -> dict:

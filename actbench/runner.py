@@ -170,17 +170,18 @@ def _prepare(exp: Experiment, opts: RunOptions, reporter) -> RunContext:
 
 
 def _run(ctx: RunContext) -> Outcome:
-    from . import backend
+    from . import backends
 
-    settings = backend.configure(ctx.exp.backend, ctx.exp.training.deterministic)
-    metadata = _metadata(ctx, settings, backend)
+    adapter = backends.for_name(ctx.exp.backend)
+    settings = adapter.configure(ctx.exp.training.deterministic)
+    metadata = _metadata(ctx, settings, adapter)
     n_done = len(ctx.planned) - len(ctx.todo)
     ctx.reporter.start(ctx.exp, ctx.out.path, len(ctx.planned), n_done, len(ctx.todo), ctx.notes)
     prepared = _load_data(ctx, metadata)
     ctx.out.write_metadata(metadata)
     status = "complete"
     try:
-        _train(ctx, prepared)
+        _train(ctx, prepared, adapter)
     except Interrupted:
         status = "interrupted"
         raise
@@ -192,16 +193,16 @@ def _run(ctx: RunContext) -> Outcome:
     return outcome
 
 
-def _metadata(ctx: RunContext, settings: dict, backend) -> dict:
+def _metadata(ctx: RunContext, settings: dict, adapter) -> dict:
     exp, opts = ctx.exp, ctx.opts
     previous = ctx.out.read_metadata() or {}  # resuming: keep the first start time
     return {
         "config": resolved_config(exp),
         "config_hash": exp.config_hash(),
         "actbench_version": __version__,
-        "versions": backend.versions(exp.backend),
+        "versions": adapter.versions(),
         "backend": exp.backend,
-        "devices": backend.devices(exp.backend),
+        "devices": adapter.devices(),
         "determinism": settings,
         "engine": ctx.engine,
         "data_verify": ctx.verify,
@@ -228,23 +229,22 @@ def _load_data(ctx: RunContext, metadata: dict) -> dict:
     return prepared
 
 
-def _train(ctx: RunContext, prepared: dict) -> None:
+def _train(ctx: RunContext, prepared: dict, adapter) -> None:
     """Train the runs still to do, group by group; each finished group is written at once."""
-    from .engine import train_group
+    from .engine import Group, GroupTrainer
 
     exp = ctx.exp
     specs = {a.label: a for a in exp.activation_specs}
     archs = {m.label: m for m in exp.models}
-    timing_cache: dict = {}
+    trainer = GroupTrainer(exp, adapter)
     config_hash = exp.config_hash()
     for group in plan.groups(ctx.todo):
         batches = [group] if ctx.engine == "packed" else [[r] for r in group]
         for runs in batches:
             ctx.reporter.group_start(runs, ctx.engine)
             first = runs[0]
-            run_results = train_group(prepared[first.dataset], archs[first.model],
-                                      [specs[r.activation] for r in runs], first.seed, exp,
-                                      timing_cache, on_epoch=ctx.reporter.epoch)
+            job = Group(prepared[first.dataset], archs[first.model], [specs[r.activation] for r in runs], first.seed)
+            run_results = trainer.train_group(job, on_epoch=ctx.reporter.epoch)
             n_classes = prepared[first.dataset].num_classes
             done = list(zip(runs, run_results))
             ctx.out.add([results.run_row(config_hash, r.key, res.run, n_classes) for r, res in done],

@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true",
                    help="development subset: train_limit 6000, test_limit 1000, 1 epoch, 1 round")
     p.add_argument("--engine", choices=["packed", "sequential"], default="packed")
-    p.add_argument("--backend", choices=["tensorflow", "jax", "torch"], default="tensorflow")
+    p.add_argument("--backend", choices=["tensorflow", "jax"], default="tensorflow")
     p.add_argument("--no-diagnostics", action="store_true",
                    help="actbench side with gradients/dead_units/saturation/timing all off")
     p.add_argument("--activations", nargs="+", default=DEFAULT_ACTIVATIONS)

@@ -1,7 +1,7 @@
 """How fast one packed epoch is, by number of towers and TensorFlow thread settings.
 
     .venv/bin/python benchmarks/bench_packing.py [--repeats 2] [--towers 1 2 4 5]
-        [--threads actbench single tf-default] [--fit] [--backend tensorflow|jax|torch]
+        [--threads actbench single tf-default] [--fit] [--backend tensorflow|jax]
         [--train-limit N] [--out PATH]
 
 Where the time of a packed run goes on a small CPU machine: each measurement is a fresh
@@ -10,7 +10,7 @@ Fashion-MNIST with actbench's loader, builds and compiles N towers exactly as th
 engine does (actbench.engine.compile_group; activations cycle through sigmoid, tanh,
 relu, leaky_relu, elu), traces on one batch (training and validation), then times ONE
 epoch with the 10 % validation set, driven as the engine drives it
-(actbench.loop.for_model; with --fit, Keras' model.fit instead). It also reads the
+(the backend adapter's loop; with --fit, Keras' model.fit instead). It also reads the
 machine's idle CPU time over that epoch (Linux /proc/stat; every core that waits
 counts), which shows how well the cores are used.
 
@@ -50,9 +50,11 @@ def idle_seconds() -> float:
 
 def worker(args) -> None:
     """One measurement; prints one JSON line."""
-    from actbench import backend, config, datasets, engine, loop
+    from actbench import backends, config, datasets, engine
+    from actbench.backends.fit import KerasFitLoop
 
-    backend.configure(args.backend, deterministic=True)
+    adapter = backends.for_name(args.backend)
+    adapter.configure(deterministic=True)
     if args.backend == "tensorflow" and THREADS[args.threads] is not None:
         import tensorflow as tf
         intra, inter = THREADS[args.threads]
@@ -66,7 +68,7 @@ def worker(args) -> None:
     data = datasets.prepare(raw, train_limit=args.train_limit, validation_split=0.1)
     specs = exp.activation_specs
     model, _ = engine.compile_group(data, exp.models[0], specs, 0, exp.training)
-    trainer = (loop.KerasFitLoop if args.fit else loop.for_model)(model)
+    trainer = KerasFitLoop(model) if args.fit else adapter.loop(model)
     n, bs = len(specs), exp.training.batch_size
     start = time.perf_counter()
     trainer.train_epoch(data.x_train[:bs], data.y_train[:bs], bs, validation=(data.x_val[:bs], data.y_val[:bs]))
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", nargs="+", choices=list(THREADS), default=None,
                    help="thread settings to time with 5 towers (default: all three)")
     p.add_argument("--fit", action="store_true", help="drive the epoch with model.fit instead of the engine's loop")
-    p.add_argument("--backend", choices=["tensorflow", "jax", "torch"], default="tensorflow",
+    p.add_argument("--backend", choices=["tensorflow", "jax"], default="tensorflow",
                    help="Keras backend (thread settings are TensorFlow's: other backends time tower counts only)")
     p.add_argument("--train-limit", type=int, default=None, help="train on a stratified subset (development)")
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")

@@ -7,7 +7,7 @@ import pytest
 keras = pytest.importorskip("keras")
 import tensorflow as tf  # noqa: E402
 
-from actbench import activations, diagnostics  # noqa: E402
+from actbench import activations, backends, diagnostics  # noqa: E402
 from actbench.config import DiagnosticsSpec, ModelSpec  # noqa: E402
 from actbench.model import build_model  # noqa: E402
 
@@ -101,7 +101,8 @@ def measure(act, bias):
     x = np.random.default_rng(0).random((16, 8, 8, 1)).astype("float32")
     y = np.arange(16) % 10
     spec = type("Spec", (), {"name": act})()
-    return diagnostics.measure(forced_model(act, bias), spec, x, y, DiagnosticsSpec())
+    return diagnostics.measure(forced_model(act, bias), spec, diagnostics.Probe(x, y), DiagnosticsSpec(),
+                               backends.for_name("tensorflow"))
 
 
 def test_dead_units_hand_built():

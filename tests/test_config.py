@@ -85,7 +85,7 @@ def test_validate_prints_plan(tmp_path):
     ("name: x\ndatasets: [mnist_sample]\nactivations: ['nosuchmodule_xyz:f']\n",
      ["cannot import module 'nosuchmodule_xyz'"]),
     ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nbackend: theano\n",
-     ["backend", "'tensorflow', 'jax' or 'torch'"]),
+     ["backend", "'tensorflow' or 'jax'"]),
     ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {optimizer: {name: adagrad}}\n",
      ["training.optimizer.name", "'adam', 'sgd' or 'rmsprop'"]),
     ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nseeds: [1, 1]\n", ["seeds must be unique"]),

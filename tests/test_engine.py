@@ -70,7 +70,7 @@ def test_packed_equals_sequential(packed, tmp_path):
     # where a backend's reduction order could legitimately differ.
     for a, b, cols in [(packed[0], runs, METRICS_RUN), (packed[1], epochs, METRICS_EPOCH)]:
         np.testing.assert_allclose(a[cols].to_numpy(float), b[cols].to_numpy(float), rtol=1e-5, atol=1e-7)
-    assert set(runs["timing"]) == {"fit"} and set(packed[0]["timing"]) == {"timing-pass"}
+    assert set(runs["timing"]) == {"in-run"} and set(packed[0]["timing"]) == {"timing-pass"}
 
 
 def test_diagnostics_do_not_change_training(packed, tmp_path):
@@ -116,21 +116,23 @@ def test_packed_equals_sequential_with_dropout_and_batch_norm(tmp_path):
 
 
 @pytest.mark.parametrize("activations", [["relu"], ["relu", "tanh", "elu"]])
-def test_in_memory_loop_equals_keras_fit(tmp_path, monkeypatch, activations):
+def test_in_memory_loop_equals_keras_fit(tmp_path, activations):
     # The TensorFlow loop runs Keras' own train_step/test_step outside model.fit; this
     # holds it to fit's numbers bit for bit: 2 epochs with validation, several calls per
     # epoch and a short last batch (100 = 6 x 16 + 4), with dropout and batch norm.
-    from actbench import datasets, engine, loop
+    from actbench import datasets, engine
+    from actbench.backends.fit import KerasFitLoop
+    from actbench.backends.tensorflow import InMemoryLoop
 
-    monkeypatch.setattr(loop, "STEPS_PER_CALL", 4)
     exp = load_tiny(tmp_path, activations=activations, seeds=[0],
                     model={"conv_filters": [8], "dense_units": [16], "dropout": 0.3, "batch_norm": True})
     data = datasets.prepare(datasets.load("mnist_sample"), train_limit=125, test_limit=50, validation_split=0.2)
     assert len(data.y_train) == 100
     logs = {}
-    for kind in (loop.InMemoryLoop, loop.KerasFitLoop):
+    loops = {"in-memory": lambda model: InMemoryLoop(model, steps_per_call=4), "fit": KerasFitLoop}
+    for kind, make_loop in loops.items():
         model, _ = engine.compile_group(data, exp.models[0], exp.activation_specs, 0, exp.training)
-        trainer = kind(model)
+        trainer = make_loop(model)
         orders = [engine.epoch_order(100, 0, e) for e in (1, 2)]
         epochs = [trainer.train_epoch(data.x_train[o], data.y_train[o], 16, validation=(data.x_val, data.y_val))
                   for o in orders]

@@ -1,0 +1,101 @@
+"""What every backend adapter shares: selecting the backend before Keras is imported,
+recording versions and devices. Subclasses fill in the backend-specific parts.
+
+KERAS_BACKEND must be set before Keras is first imported, so configure() runs before
+anything touches keras.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import platform
+import sys
+import tempfile
+
+from ..errors import ConfigError
+
+
+class Backend:
+    """The adapter interface; one subclass per backend (see actbench/backends/__init__.py)."""
+
+    name = ""      # the value of the config's `backend` and of KERAS_BACKEND
+    package = ""   # the library Keras runs on (import name and pip name)
+
+    def configure(self, deterministic: bool) -> dict:
+        """Select this backend and, when asked, its deterministic ops. Returns the settings used."""
+        already = sys.modules.get("keras")
+        if already is not None and already.backend.backend() != self.name:
+            raise ConfigError(f"backend: this process already runs Keras on {already.backend.backend()}; "
+                              f"start a new process to use {self.name}.")
+        # TensorFlow's C++ logging reads this at import; level 3 hides its start-up chatter.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        try:
+            import_quietly(self.package)
+        except ImportError:
+            raise ConfigError(f"backend: '{self.name}' is not installed in this environment "
+                              f"(pip install {self.package}), or choose another backend.") from None
+        os.environ["KERAS_BACKEND"] = self.name
+        settings = {"deterministic": deterministic, **self.determinism(deterministic)}
+        import keras  # noqa: F401  (now bound to the chosen backend)
+        return settings
+
+    def determinism(self, deterministic: bool) -> dict:
+        """Backend-specific settings, applied after the library's import and before Keras'."""
+        return {}
+
+    def versions(self) -> dict[str, str | None]:
+        out: dict[str, str | None] = {"python": platform.python_version()}
+        for package in ["actbench", "keras", self.package, "numpy", "pandas"]:
+            try:
+                out[package] = importlib.metadata.version(package)
+            except importlib.metadata.PackageNotFoundError:
+                out[package] = None
+        return out
+
+    def devices(self) -> list[str]:
+        """The accelerators the backend sees (informational), then the host."""
+        try:
+            found = self.list_devices()
+        except Exception as e:  # device listing is informational only
+            found = [f"unknown ({type(e).__name__})"]
+        return found + [f"host: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus".strip()]
+
+    def list_devices(self) -> list[str]:
+        raise NotImplementedError
+
+    def loop(self, model):
+        """The object that trains and evaluates the compiled `model`: train_epoch(x, y,
+        batch_size, validation=None) -> metrics and evaluate(x, y, batch_size) -> metrics,
+        named as model.fit's history and model.evaluate(return_dict=True) name them."""
+        raise NotImplementedError
+
+    def kernel_gradients(self, probe, kernels, x, loss_of_outputs):
+        """probe's outputs on x (inference mode) and d loss_of_outputs(outputs) / d kernel
+        for each kernel variable, with the backend's own autodiff."""
+        raise NotImplementedError
+
+    def elementwise_grad(self, layer, z):
+        """f'(z) for an activation layer, elementwise, by autodiff of sum(f(z))."""
+        raise NotImplementedError
+
+
+def import_quietly(package: str) -> None:
+    """Import package with what its C++ side writes to stderr meanwhile held back:
+    TensorFlow's absl logging prints INFO lines ("oneDNN custom operations are on", "Could
+    not find cuda drivers") before TF_CPP_MIN_LOG_LEVEL applies. Replayed if the import fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            importlib.import_module(package)
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

@@ -1,0 +1,48 @@
+"""The JAX adapter: XLA's deterministic ops, devices, gradients for diagnostics, the loop."""
+
+from __future__ import annotations
+
+import os
+
+from .base import Backend
+from .fit import KerasFitLoop
+
+
+class JaxBackend(Backend):
+    name = package = "jax"
+
+    def determinism(self, deterministic: bool) -> dict:
+        if not deterministic:
+            return {}
+        # Read when XLA's GPU backend starts (at the first computation, after this import);
+        # the CPU's kernels are deterministic already.
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_gpu_deterministic_ops" not in flags:
+            os.environ["XLA_FLAGS"] = (flags + " --xla_gpu_deterministic_ops=true").strip()
+        return {"xla_flags": os.environ["XLA_FLAGS"]}
+
+    def list_devices(self) -> list[str]:
+        import jax
+        return [str(d) for d in jax.devices()]
+
+    def loop(self, model):
+        return KerasFitLoop(model)
+
+    def kernel_gradients(self, probe, kernels, x, loss_of_outputs):
+        import jax
+
+        trainable = [v.value for v in probe.trainable_variables]
+        frozen = [v.value for v in probe.non_trainable_variables]
+
+        def loss_of(tv):
+            outputs, _ = probe.stateless_call(tv, frozen, x, training=False)
+            return loss_of_outputs(outputs), outputs
+
+        (_, outputs), grads = jax.value_and_grad(loss_of, has_aux=True)(trainable)
+        index = {id(v): i for i, v in enumerate(probe.trainable_variables)}
+        return outputs, [grads[index[id(k)]] for k in kernels]
+
+    def elementwise_grad(self, layer, z):
+        import jax
+        import jax.numpy as jnp
+        return jax.grad(lambda t: jnp.sum(layer(t)))(z)
