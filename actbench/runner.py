@@ -121,7 +121,7 @@ def prepare_output(exp: Experiment, opts: RunOptions) -> tuple[Path, pd.DataFram
 def run_experiment(exp: Experiment, opts: RunOptions, reporter=None) -> Outcome:
     reporter = reporter or NullReporter()
     engine_name = opts.engine or exp.training.engine
-    exp.training.engine = engine_name
+    exp = exp.with_overrides({"training.engine": engine_name})  # the config is immutable: a changed copy
     data_dir = data_dir_of(exp, opts.data_dir)
     verify = exp.data_verify if opts.verify_data is None else opts.verify_data
 
