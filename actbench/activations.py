@@ -7,26 +7,24 @@ Each entry knows:
   uses them without importing Keras),
 - its dead-unit rule and, for bounded functions, its bounds (for diagnostics).
 
-User functions are given as "module:function", imported from the working directory.
-Keras is imported lazily, inside the builders.
+User functions are given as "module:function"; custom_activations.py finds, imports and
+checks them. Keras is imported lazily, inside the builders.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .custom_activations import ActivationSpecError, import_custom
 from .errors import did_you_mean
 
-
-class ActivationSpecError(ValueError):
-    pass
+CUSTOM_PATTERN = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
 
 def _sigmoid(x):
@@ -145,10 +143,13 @@ def get(name: str) -> Activation:
                               f"valid: {', '.join(names())}, or 'module:function' for your own")
 
 
-def validate(name: str, params: dict) -> None:
-    """Check a config entry: known name (or importable module:function) and allowed parameters."""
+def check_entry(name: str, params: dict) -> None:
+    """Check a config entry without importing anything: a known name with allowed, finite
+    numeric parameters, or a well-formed 'module:function' (imported later, see custom_activations)."""
     if is_custom(name):
-        import_custom(name)
+        if not CUSTOM_PATTERN.fullmatch(name):
+            raise ActivationSpecError(f"custom activation '{name}' must look like 'module:function' "
+                                      "(e.g. 'myacts:cube' for the function cube in myacts.py)")
         return
     entry = get(name)
     unknown = sorted(set(params) - set(entry.params))
@@ -157,8 +158,16 @@ def validate(name: str, params: dict) -> None:
         raise ActivationSpecError(f"activation '{name}' has no parameter(s) {', '.join(unknown)}; "
                                   f"its parameters: {allowed}")
     for key, value in params.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ActivationSpecError(f"activation '{name}': parameter {key} must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ActivationSpecError(f"activation '{name}': parameter {key} must be a finite number, "
+                                      f"got {value!r}")
+
+
+def validate(name: str, params: dict) -> None:
+    """check_entry, and for 'module:function' the import from the working directory."""
+    check_entry(name, params)
+    if is_custom(name):
+        import_custom(name)
 
 
 def default_label(name: str, params: dict) -> str:
@@ -166,25 +175,6 @@ def default_label(name: str, params: dict) -> str:
         return name.split(":", 1)[1]
     base = ALIASES.get(name, name)
     return base + "".join(f"-{k}={v}" for k, v in sorted(params.items()))
-
-
-def import_custom(spec: str) -> Callable:
-    """Import 'module:function' with the working directory on sys.path."""
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ActivationSpecError(f"custom activation '{spec}' must look like 'module:function'")
-    cwd = str(Path.cwd())
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as e:  # any import failure is the user's module, not ours
-        raise ActivationSpecError(f"cannot import module '{module_name}' for custom activation '{spec}' "
-                                  f"(looked in {cwd} and the Python path): {type(e).__name__}: {e}") from None
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise ActivationSpecError(f"module '{module_name}' has no function '{attr}' (custom activation '{spec}')")
-    return fn
 
 
 def keras_activation(name: str, params: dict):

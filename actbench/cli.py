@@ -66,12 +66,13 @@ def run(
 
     Example: actbench run configs/quickstart.yaml
     """
-    from . import config as config_module, plan, render
+    from . import config as config_module, custom_activations, plan, render
     from .runner import Interrupted, RunOptions, resume_hint, run_experiment
 
     if engine is not None and engine not in ("packed", "sequential"):
         raise typer.BadParameter("must be packed or sequential", param_hint="--engine")
     exp = config_module.load(config)
+    custom_activations.check_behaviour(exp, config)  # before run_experiment writes anything
     opts = RunOptions(overwrite=overwrite, resume=resume, shard=plan.parse_shard(shard), data_dir=data_dir,
                       verify_data=verify_data, engine=engine, output_dir=output)
     reporter = render.reporter_for_terminal()
@@ -100,18 +101,33 @@ def validate(config: Path = typer.Argument(..., help="Experiment YAML file."),
 
     Example: actbench validate configs/mnist.yaml
     """
-    from . import config as config_module, plan, render
+    from . import config as config_module, custom_activations, plan, render
 
     exp = config_module.load(config)
+    custom_activations.check_behaviour(exp, config)
     runs = plan.expand(exp)
     k_n = plan.parse_shard(shard)
     if k_n:
         runs = plan.shard(runs, *k_n)
     render.info(f"{config}: valid (config hash {exp.config_hash()}, output {exp.output_dir}, "
                 f"engine {exp.training.engine}, backend {exp.backend}, baseline {exp.baseline or '-'})")
-    render.render_rows(f"{len(runs)} runs", [
-        {"#": i + 1, "dataset": r.dataset, "model": r.model, "activation": r.activation, "seed": r.seed}
-        for i, r in enumerate(runs)])
+    _render_outline(plan.outline(runs))
+
+
+def _render_outline(outline) -> None:
+    from . import render
+
+    for field_name, counts in outline.per_field.items():
+        shown = ", ".join(f"{value} {n}" for value, n in list(counts.items())[:12])
+        more = f", ... ({len(counts) - 12} more)" if len(counts) > 12 else ""
+        render.info(f"runs per {field_name}: {shown}{more}")
+    rows = [{"#": i, "dataset": r.dataset, "model": r.model, "activation": r.activation, "seed": r.seed}
+            for i, r in outline.head]
+    if outline.tail:
+        rows.append({"#": "...", "dataset": "", "model": "", "activation": "", "seed": ""})
+        rows += [{"#": i, "dataset": r.dataset, "model": r.model, "activation": r.activation, "seed": r.seed}
+                 for i, r in outline.tail]
+    render.render_rows(f"{outline.total} runs", rows)
 
 
 @app.command("activations")

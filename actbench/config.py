@@ -1,7 +1,14 @@
 """The experiment config: pydantic models and load(path) -> Experiment.
 
-Every config error starts here and names the file, the line, the field path and what
-is allowed. Nothing in this module imports Keras.
+An Experiment is complete once validated, whether it came from YAML or from Python
+(`Experiment(name=..., datasets=[...], activations=[...])`): activation labels, the
+baseline and the list of models are filled in by validators. It is immutable: derive a
+changed copy with `with_overrides`. Values are strict (no true -> 1, no "1" -> 1; an
+integer is accepted where a number is expected) and floats must be finite.
+
+Every config error starts here (or in configfile.py, which reads the file) and names the
+file, the line, the field path, the value received and what is allowed. Nothing in this
+module imports Keras.
 """
 
 from __future__ import annotations
@@ -10,31 +17,60 @@ import hashlib
 import json
 import os
 import re
-import types
-import typing
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
-import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
                       model_validator)
 
-from . import activations as activation_registry, datasets
+from . import activations as activation_registry, custom_activations, datasets
+from .configfile import format_problems, format_validation, parse_yaml, read_text
 from .errors import ConfigError, did_you_mean
 
 DATASET_NAMES = datasets.names()
+LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._=+:-]*"
+MAX_SEED = 2**31 - 1  # every backend's seeding accepts it
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+    def _settle(self, **derived: Any) -> None:
+        """Fill derived fields while the model is being validated, before anyone holds it:
+        the only writes a frozen config ever sees."""
+        for key, value in derived.items():
+            object.__setattr__(self, key, value)
 
 
 class ActivationSpec(Strict):
-    """One activation in the grid: a registry name (or module:function) and its parameters."""
+    """One activation in the grid: a registry name (or module:function) and its parameters.
+
+    Written in YAML as a name (`relu`) or a mapping (`{name: leaky_relu, negative_slope: 0.1}`);
+    the label defaults to the name plus its parameters."""
 
     model_config = ConfigDict(extra="allow")  # the parameters; checked against the registry below
     name: str
-    label: str | None = None
+    label: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"name": data}
+        if not isinstance(data, (dict, ActivationSpec)):
+            raise ValueError("expected an activation name, or a mapping with a 'name' key and its parameters")
+        if isinstance(data, dict) and "label" in data and data["label"] is None:
+            return {k: v for k, v in data.items() if k != "label"}  # `label: null` means the default
+        return data
+
+    @model_validator(mode="after")
+    def _known_and_labelled(self) -> ActivationSpec:
+        activation_registry.check_entry(self.name, self.params)
+        if not self.label:
+            self._settle(label=activation_registry.default_label(self.name, self.params))
+        elif not re.fullmatch(LABEL_PATTERN, self.label):
+            raise ValueError(f"label '{self.label}' may use letters, digits and . _ = + : - only")
+        return self
 
     @property
     def params(self) -> dict[str, Any]:
@@ -99,9 +135,9 @@ class OutputSpec(Strict):
 class Experiment(Strict):
     name: str
     datasets: list[str] = Field(min_length=1)
-    activations: list[Union[str, ActivationSpec]] = Field(min_length=1)
+    activations: list[ActivationSpec] = Field(min_length=1)
     seeds: list[int] = Field(default=[0], min_length=1)
-    baseline: str | None = None
+    baseline: str | None = Field(default=None, validate_default=True)  # default: relu when in the grid
     model: ModelSpec | None = None
     models: list[ModelSpec] | None = Field(default=None, min_length=1)
     training: TrainingSpec = TrainingSpec()
@@ -120,16 +156,31 @@ class Experiment(Strict):
 
     @field_validator("activations")
     @classmethod
-    def _as_specs(cls, v):
-        return [ActivationSpec(name=a) if isinstance(a, str) else a for a in v]
+    def _distinct_labels(cls, v):
+        labels = [a.label for a in v]
+        _check_unique("activation", labels, "give each entry a distinct 'label'")
+        return v
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline_is_a_label(cls, v, info: ValidationInfo):
+        if "activations" not in info.data:
+            return v  # the activations are invalid and reported already
+        labels = [a.label for a in info.data["activations"]]
+        if v is None:
+            return "relu" if "relu" in labels else None
+        if v not in labels:
+            raise ValueError(f"baseline '{v}' is not one of the activation labels "
+                             f"({', '.join(labels)}){did_you_mean(v, labels)}")
+        return v
 
     @field_validator("seeds")
     @classmethod
     def _unique_seeds(cls, v):
         if len(set(v)) != len(v):
             raise ValueError("seeds must be unique")
-        if any(s < 0 for s in v):
-            raise ValueError("seeds must be non-negative integers")
+        if any(s < 0 or s > MAX_SEED for s in v):
+            raise ValueError(f"seeds must be integers from 0 to {MAX_SEED}")
         return v
 
     @field_validator("datasets")
@@ -144,24 +195,21 @@ class Experiment(Strict):
         return v
 
     @model_validator(mode="after")
-    def _resolve(self):
+    def _one_list_of_models(self) -> Experiment:
         if self.model is not None and self.models is not None:
             raise ValueError("give either 'model' (one architecture) or 'models' (a list), not both")
         if self.models is None:
-            self.models = [self.model or ModelSpec()]
-            self.model = None
-        labels = [m.label for m in self.models]
-        if len(set(labels)) != len(labels):
-            raise ValueError(f"models: duplicate label(s) {sorted({x for x in labels if labels.count(x) > 1})}")
+            self._settle(models=[self.model or ModelSpec()], model=None)
+        _check_unique("model", [m.label for m in self.models or []], "give each model a distinct 'label'")
         return self
 
     @property
     def activation_specs(self) -> list[ActivationSpec]:
-        return typing.cast(list[ActivationSpec], self.activations)
+        return self.activations
 
     @property
     def labels(self) -> list[str]:
-        return [a.label for a in self.activation_specs]
+        return [a.label for a in self.activations]
 
     @property
     def output_dir(self) -> Path:
@@ -175,23 +223,34 @@ class Experiment(Strict):
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
+    def with_overrides(self, changes: dict[str, Any]) -> Experiment:
+        """A validated copy with dotted fields replaced, e.g. {"training.engine": "sequential"}."""
+        data = self.model_dump()
+        for path, value in changes.items():
+            *parents, last = path.split(".")
+            node = data
+            for part in parents:
+                node = node[part]
+            if last not in node:
+                raise KeyError(f"with_overrides: no field '{path}'")
+            node[last] = value
+        return Experiment.model_validate(data)
+
+
+def _check_unique(kind: str, labels: list[str], hint: str) -> None:
+    if len(set(labels)) != len(labels):
+        dups = sorted({x for x in labels if labels.count(x) > 1})
+        raise ValueError(f"duplicate {kind} label(s) {', '.join(dups)}; {hint}")
+
 
 # ---------------------------------------------------------------- loading
 
 def load(path: str | Path) -> Experiment:
+    """Read, parse and validate a config file; custom activations must be importable
+    from the config's directory or the working directory (see custom_activations)."""
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found.")
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a directory; pass a YAML config file.")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"{path}{where}: YAML syntax error: {problem}.") from None
+    text = read_text(path)
+    data = parse_yaml(path, text)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level "
                           f"(name, datasets, activations, ...), got {type(data).__name__}.")
@@ -199,138 +258,22 @@ def load(path: str | Path) -> Experiment:
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format_validation(path, text, e)) from None
-    _check_activations(path, text, exp)
+        raise ConfigError(format_validation(path, text, e, Experiment)) from None
+    problems = []
+    for i, spec in enumerate(exp.activations):
+        if activation_registry.is_custom(spec.name):
+            try:
+                custom_activations.import_custom(spec.name, search_dirs_for(path))
+            except activation_registry.ActivationSpecError as e:
+                problems.append((("activations", i), str(e)))
+    if problems:
+        raise ConfigError(format_problems(path, text, problems))
     return exp
 
 
-def _check_activations(path: Path, text: str, exp: Experiment) -> None:
-    """Registry checks pydantic cannot do: known names, allowed parameters, labels, baseline."""
-    problems = []
-    for i, spec in enumerate(exp.activation_specs):
-        loc = ("activations", i)
-        try:
-            activation_registry.validate(spec.name, spec.params)
-        except activation_registry.ActivationSpecError as e:
-            problems.append((loc, str(e)))
-            continue
-        if spec.label is None:
-            spec.label = activation_registry.default_label(spec.name, spec.params)
-        elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._=+:-]*", spec.label):
-            problems.append((loc + ("label",), f"label '{spec.label}' may use letters, digits and . _ = + : - only"))
-    if problems:
-        raise ConfigError(_format_problems(path, text, problems))
-    labels = exp.labels
-    dups = sorted({x for x in labels if labels.count(x) > 1})
-    if dups:
-        first = labels.index(dups[0])
-        second = labels.index(dups[0], first + 1)
-        raise ConfigError(_format_problems(path, text, [(("activations", second),
-                          f"duplicate activation label(s) {', '.join(dups)}; give each entry a distinct 'label'")]))
-    if exp.baseline is None:
-        exp.baseline = "relu" if "relu" in labels else None
-    elif exp.baseline not in labels:
-        raise ConfigError(_format_problems(path, text, [(("baseline",),
-                          f"baseline '{exp.baseline}' is not one of the activation labels "
-                          f"({', '.join(labels)}){did_you_mean(exp.baseline, labels)}")]))
-
-
-# ---------------------------------------------------------------- error messages
-
-def _format_validation(path: Path, text: str, err: ValidationError) -> str:
-    problems = []
-    for e in err.errors():
-        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and ("[" in x or x in ("str", "ActivationSpec"))))
-        if e["type"] == "extra_forbidden":
-            parent = _model_at(Experiment, loc[:-1])
-            allowed = ", ".join(parent.model_fields) if parent else "see the README"
-            msg = f"unknown key '{loc[-1]}'{did_you_mean(str(loc[-1]), list(parent.model_fields) if parent else [])}; allowed keys: {allowed}"
-        elif e["type"] == "missing":
-            msg = "required field is missing"
-        else:
-            msg = e["msg"].removeprefix("Value error, ")
-            if e["type"] not in ("value_error",) and "input" in e and not isinstance(e["input"], (dict, list)):
-                msg += f" (got {e['input']!r})"
-        problems.append((loc, msg))
-    # An activation written as a mapping fails both union branches; report it once.
-    seen, unique = set(), []
-    for loc, msg in problems:
-        if (loc, msg) not in seen:
-            seen.add((loc, msg))
-            unique.append((loc, msg))
-    return _format_problems(path, text, unique)
-
-
-def _format_problems(path: Path, text: str, problems: list[tuple[tuple, str]]) -> str:
-    lines = [f"{path}: invalid config"]
-    for loc, msg in problems[:10]:
-        field = _dotted(loc) or "(top level)"
-        line = _line_of(text, loc)
-        where = f"line {line}, " if line else ""
-        lines.append(f"  {where}{field}: {msg}")
-    if len(problems) > 10:
-        lines.append(f"  ... and {len(problems) - 10} more")
-    return "\n".join(lines)
-
-
-def _dotted(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _line_of(text: str, loc: tuple) -> int | None:
-    """The 1-based line of the YAML node at loc (or of its nearest existing parent)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part:
-                    line = key.start_mark.line + 1
-                    node = value
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line if line is not None else (node.start_mark.line + 1 if node is not None else None)
-
-
-def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
-    """The pydantic model class found by following loc from model (for 'allowed keys')."""
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(part, int):
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
-            return None
-        current = current.model_fields[part].annotation
-    current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _unwrap(tp):
-    # list[X] -> X; Optional[X] / Union[str, X] -> the BaseModel member
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is list:
-            tp = typing.get_args(tp)[0]
-        elif origin in (Union, types.UnionType):
-            members = [a for a in typing.get_args(tp) if isinstance(a, type) and issubclass(a, BaseModel)]
-            tp = members[0] if members else tp
-            if not members:
-                return tp
-        else:
-            return tp
+def search_dirs_for(config_path: Path) -> list[Path]:
+    """Where custom activation modules are looked for: the config's directory, then the working directory."""
+    return [config_path.resolve().parent, Path.cwd()]
 
 
 def resolved_config(exp: Experiment) -> dict:

@@ -54,3 +54,25 @@ def shard(runs: list[Run], k: int, n: int) -> list[Run]:
 def groups(runs: list[Run]) -> list[list[Run]]:
     """Adjacent runs of the same (dataset, model, seed): what the packed engine trains at once."""
     return [list(g) for _, g in groupby(runs, key=lambda r: (r.dataset, r.model, r.seed))]
+
+
+@dataclass(frozen=True)
+class Outline:
+    """A plan in a few lines: how many runs per dataset, model and activation, and the
+    first and last runs (the whole list when it is short)."""
+
+    total: int
+    per_field: dict[str, dict[str, int]]
+    head: list[tuple[int, Run]]
+    tail: list[tuple[int, Run]]
+
+
+def outline(runs: list[Run], show: int = 20) -> Outline:
+    """Counts in plan order; all runs when there are at most `show`, else the first and last few."""
+    per_field: dict[str, dict[str, int]] = {"dataset": {}, "model": {}, "activation": {}}
+    for field_name, counts in per_field.items():
+        for value in (getattr(r, field_name) for r in runs):
+            counts[value] = counts.get(value, 0) + 1
+    numbered = list(enumerate(runs[:show] if len(runs) <= show else runs[:3], start=1))
+    tail = [] if len(runs) <= show else list(enumerate(runs[-3:], start=len(runs) - 2))
+    return Outline(len(runs), per_field, numbered, tail)

@@ -152,7 +152,7 @@ def run_experiment(exp: Experiment, opts: RunOptions, reporter=None) -> Outcome:
 def _prepare(exp: Experiment, opts: RunOptions, reporter) -> RunContext:
     """Every check that can fail before anything is written; the plan of what to train."""
     if opts.engine and opts.engine != exp.training.engine:
-        exp = exp.model_copy(update={"training": exp.training.model_copy(update={"engine": opts.engine})})
+        exp = exp.with_overrides({"training.engine": opts.engine})  # the config is immutable: a changed copy
     data_dir = data_dir_of(exp, opts.data_dir)
     datasets.check_available(exp.datasets, data_dir)
     for name in exp.datasets:

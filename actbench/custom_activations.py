@@ -1,0 +1,196 @@
+"""User activation functions ('module:function'): where they are found, and a check that
+they behave like an activation before anything is written or trained.
+
+Where modules are looked for, in this order: the config file's directory, then the
+working directory. Only a `<module>.py` file or a `<module>/` package there is imported;
+installed and standard-library modules are refused (so `os:system` is not an activation),
+and so is a file whose name shadows a module Python has already imported.
+
+The behaviour check calls each function on a small float32 tensor of the configured
+backend, eagerly and inside the backend's compiled function with a gradient, and wants a
+finite tensor of the input's shape and dtype back. Keras is imported only for that check.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+import numpy as np
+
+from .errors import ConfigError
+
+PROBE_SHAPE = (2, 3, 3, 4)   # a batch of small feature maps, as after a convolution
+HINT = ("hint: write the function with keras.ops (not NumPy or math), and return a tensor of the input's "
+        "shape and dtype")
+
+_user_modules: dict[str, Path] = {}   # top-level module name -> the directory it was imported from
+
+
+class ActivationSpecError(ValueError):
+    """A config's activation entry is wrong (config.py reports it with file and line)."""
+
+
+def import_custom(spec: str, search_dirs: list[Path] | None = None) -> Callable:
+    """The function named by 'module:function', imported from the first of search_dirs that
+    holds the module (default: the directory it was imported from before, else the working dir)."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ActivationSpecError(f"custom activation '{spec}' must look like 'module:function'")
+    module = _import_from_dirs(spec, module_name, search_dirs)
+    fn = getattr(module, attr, None)
+    if fn is None:
+        raise ActivationSpecError(f"custom activation '{spec}': module '{module_name}' ({module.__file__}) "
+                                  f"has no function '{attr}'")
+    if not callable(fn):
+        raise ActivationSpecError(f"custom activation '{spec}': '{attr}' in {module.__file__} is a "
+                                  f"{type(fn).__name__}, not a function")
+    return fn
+
+
+def _import_from_dirs(spec: str, module_name: str, search_dirs: list[Path] | None) -> ModuleType:
+    top = module_name.split(".")[0]
+    if search_dirs is None:
+        search_dirs = [_user_modules[top]] if top in _user_modules else [Path.cwd()]
+    dirs = [Path(d).resolve() for d in search_dirs]
+    root = next((d for d in dirs if (d / f"{top}.py").is_file() or (d / top / "__init__.py").is_file()), None)
+    if root is None:
+        raise ActivationSpecError(
+            f"custom activation '{spec}': no file {top}.py (or package {top}/) in {' or '.join(map(str, dirs))}; "
+            "custom activations are imported only from there, never from installed modules")
+    loaded = sys.modules.get(top)
+    if loaded is not None and not _is_under(loaded, root):
+        if top not in _user_modules:
+            raise ActivationSpecError(f"custom activation '{spec}': {root / top}.py has the name of a module Python "
+                                      f"already uses ({getattr(loaded, '__file__', None) or 'built in'}); rename it")
+        for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+            del sys.modules[name]  # the same name imported earlier from another config's directory
+    module = _import_with_path(spec, module_name, root)
+    if not _is_under(module, root):
+        raise ActivationSpecError(f"custom activation '{spec}': '{module_name}' is not a module file under {root}")
+    _user_modules[top] = root
+    return module
+
+
+def _import_with_path(spec: str, module_name: str, root: Path) -> ModuleType:
+    """Import with root first on sys.path, writing no __pycache__ next to the user's file."""
+    old_flag, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    sys.path.insert(0, str(root))
+    try:
+        importlib.invalidate_caches()
+        return importlib.import_module(module_name)
+    except (Exception, SystemExit) as e:  # whatever the user's module raises is a config problem
+        raise ActivationSpecError(f"custom activation '{spec}': importing '{module_name}' from {root} raised "
+                                  f"{last_line(e)}") from None
+    finally:
+        sys.path.remove(str(root))
+        sys.dont_write_bytecode = old_flag
+
+
+def _is_under(module: ModuleType, root: Path) -> bool:
+    file = getattr(module, "__file__", None)
+    return file is not None and Path(file).resolve().is_relative_to(root)
+
+
+def last_line(e: BaseException) -> str:
+    """An exception as 'Type: its last non-empty line', short enough for one line."""
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+    text = f"{type(e).__name__}: {lines[-1]}" if lines else type(e).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+# ---------------------------------------------------------------- the behaviour check (imports Keras)
+
+def check_behaviour(exp, config_path: Path | None = None) -> None:
+    """Call each custom activation of exp on the configured backend; ConfigError naming every
+    one that raises or returns something an activation must not. No-op without custom ones."""
+    specs = [s for s in exp.activations if ":" in s.name]
+    if not specs:
+        return
+    from . import activations, backend
+    backend.configure(exp.backend, exp.training.deterministic)
+    problems = []
+    for spec in specs:
+        fn, _ = activations.keras_activation(spec.name, spec.params)
+        reason = misbehaviour(fn, exp.backend)
+        if reason:
+            problems.append(f"  activation '{spec.label}' ({spec.name}) {reason}")
+    if problems:
+        where = f"{config_path}: " if config_path else ""
+        raise ConfigError("\n".join([f"{where}custom activation check failed (nothing was run or written)",
+                                     *problems, f"  {HINT}"]))
+
+
+def misbehaviour(fn: Callable, backend_name: str) -> str | None:
+    """What is wrong with fn as an activation on a probe tensor, or None when nothing is."""
+    import keras
+    probe = np.linspace(-3.0, 3.0, int(np.prod(PROBE_SHAPE)), dtype="float32").reshape(PROBE_SHAPE)
+    where = "when called eagerly"
+    try:
+        problem = _output_problem(fn(keras.ops.convert_to_tensor(probe)))
+        if problem is None:
+            where = f"inside {COMPILED_BY[backend_name]} with a gradient"
+            value, grad = compiled_value_and_grad(fn, backend_name)(keras.ops.convert_to_tensor(probe))
+            problem = _output_problem(value) or _output_problem(grad, "a gradient")
+    except Exception as e:  # the user's code: any exception is the answer
+        problem = f"raised {last_line(e)}"
+    return None if problem is None else f"{problem} {where} on a float32 tensor of shape {PROBE_SHAPE}"
+
+
+COMPILED_BY = {"tensorflow": "tf.function", "jax": "jax.jit", "torch": "torch autograd"}
+
+
+def compiled_value_and_grad(fn: Callable, backend_name: str) -> Callable:
+    """x -> (fn(x), d sum(fn(x)) / dx), compiled the way the backend compiles a training step.
+
+    The one backend-specific piece of the check (it belongs with each backend's adapter)."""
+    if backend_name == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function
+        def tf_step(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = fn(x)
+                total = tf.reduce_sum(y)
+            return y, tape.gradient(total, x)
+        return tf_step
+    if backend_name == "jax":
+        import jax
+
+        def total(x):
+            y = fn(x)
+            return jax.numpy.sum(y), y
+        jax_step = jax.jit(jax.value_and_grad(total, has_aux=True))
+
+        def value_and_grad(x):
+            (_, y), grad = jax_step(x)
+            return y, grad
+        return value_and_grad
+    import torch  # no compiler worth its start-up time for one call: autograd, eagerly
+
+    def torch_step(x):
+        x = x.detach().clone().requires_grad_(True)
+        y = fn(x)
+        return y, torch.autograd.grad(y.sum(), x, allow_unused=True)[0]
+    return torch_step
+
+
+def _output_problem(y, what: str = "output") -> str | None:
+    """What is wrong with an output (or its gradient) of the probe call, or None."""
+    import keras
+    said = "returned" if what == "output" else f"gave {what}:"
+    if y is None:
+        return f"has no gradient with respect to its input (is it computed with {keras.backend.backend()} ops?)"
+    if not keras.ops.is_tensor(y):
+        return f"{said} a {type(y).__name__}, not a {keras.backend.backend()} tensor"
+    if tuple(y.shape) != PROBE_SHAPE:
+        return f"{said} shape {tuple(y.shape)}, not the input's shape"
+    dtype = keras.backend.standardize_dtype(y.dtype)
+    if dtype != "float32":
+        return f"{said} dtype {dtype}, not the input's float32"
+    bad = int((~np.isfinite(keras.ops.convert_to_numpy(y))).sum())
+    return f"{said} {bad} NaN or infinite value(s) of {int(np.prod(PROBE_SHAPE))}" if bad else None
