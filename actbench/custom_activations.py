@@ -110,12 +110,13 @@ def check_behaviour(exp, config_path: Path | None = None) -> None:
     specs = [s for s in exp.activations if ":" in s.name]
     if not specs:
         return
-    from . import activations, backend
-    backend.configure(exp.backend, exp.training.deterministic)
+    from . import activations, backends
+    adapter = backends.for_name(exp.backend)
+    adapter.configure(exp.training.deterministic)
     problems = []
     for spec in specs:
         fn, _ = activations.keras_activation(spec.name, spec.params)
-        reason = misbehaviour(fn, exp.backend)
+        reason = misbehaviour(fn, adapter)
         if reason:
             problems.append(f"  activation '{spec.label}' ({spec.name}) {reason}")
     if problems:
@@ -124,7 +125,7 @@ def check_behaviour(exp, config_path: Path | None = None) -> None:
                                      *problems, f"  {HINT}"]))
 
 
-def misbehaviour(fn: Callable, backend_name: str) -> str | None:
+def misbehaviour(fn: Callable, adapter) -> str | None:
     """What is wrong with fn as an activation on a probe tensor, or None when nothing is."""
     import keras
     probe = np.linspace(-3.0, 3.0, int(np.prod(PROBE_SHAPE)), dtype="float32").reshape(PROBE_SHAPE)
@@ -132,51 +133,12 @@ def misbehaviour(fn: Callable, backend_name: str) -> str | None:
     try:
         problem = _output_problem(fn(keras.ops.convert_to_tensor(probe)))
         if problem is None:
-            where = f"inside {COMPILED_BY[backend_name]} with a gradient"
-            value, grad = compiled_value_and_grad(fn, backend_name)(keras.ops.convert_to_tensor(probe))
+            where = f"inside {adapter.compiled_by} with a gradient"
+            value, grad = adapter.compiled_value_and_grad(fn)(keras.ops.convert_to_tensor(probe))
             problem = _output_problem(value) or _output_problem(grad, "a gradient")
     except Exception as e:  # the user's code: any exception is the answer
         problem = f"raised {last_line(e)}"
     return None if problem is None else f"{problem} {where} on a float32 tensor of shape {PROBE_SHAPE}"
-
-
-COMPILED_BY = {"tensorflow": "tf.function", "jax": "jax.jit", "torch": "torch autograd"}
-
-
-def compiled_value_and_grad(fn: Callable, backend_name: str) -> Callable:
-    """x -> (fn(x), d sum(fn(x)) / dx), compiled the way the backend compiles a training step.
-
-    The one backend-specific piece of the check (it belongs with each backend's adapter)."""
-    if backend_name == "tensorflow":
-        import tensorflow as tf
-
-        @tf.function
-        def tf_step(x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                y = fn(x)
-                total = tf.reduce_sum(y)
-            return y, tape.gradient(total, x)
-        return tf_step
-    if backend_name == "jax":
-        import jax
-
-        def total(x):
-            y = fn(x)
-            return jax.numpy.sum(y), y
-        jax_step = jax.jit(jax.value_and_grad(total, has_aux=True))
-
-        def value_and_grad(x):
-            (_, y), grad = jax_step(x)
-            return y, grad
-        return value_and_grad
-    import torch  # no compiler worth its start-up time for one call: autograd, eagerly
-
-    def torch_step(x):
-        x = x.detach().clone().requires_grad_(True)
-        y = fn(x)
-        return y, torch.autograd.grad(y.sum(), x, allow_unused=True)[0]
-    return torch_step
 
 
 def _output_problem(y, what: str = "output") -> str | None:

@@ -80,6 +80,13 @@ class Backend:
         """f'(z) for an activation layer, elementwise, by autodiff of sum(f(z))."""
         raise NotImplementedError
 
+    compiled_by = ""  # how the backend compiles a training step, for messages ("tf.function")
+
+    def compiled_value_and_grad(self, fn):
+        """x -> (fn(x), d sum(fn(x)) / dx), compiled the way the backend compiles a training
+        step: the custom-activation check calls user functions through it before training."""
+        raise NotImplementedError
+
 
 def import_quietly(package: str) -> None:
     """Import package with what its C++ side writes to stderr meanwhile held back:

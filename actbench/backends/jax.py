@@ -46,3 +46,18 @@ class JaxBackend(Backend):
         import jax
         import jax.numpy as jnp
         return jax.grad(lambda t: jnp.sum(layer(t)))(z)
+
+    compiled_by = "jax.jit"
+
+    def compiled_value_and_grad(self, fn):
+        import jax
+
+        def total(x):
+            y = fn(x)
+            return jax.numpy.sum(y), y
+        step = jax.jit(jax.value_and_grad(total, has_aux=True))
+
+        def value_and_grad(x):
+            (_, y), grad = step(x)
+            return y, grad
+        return value_and_grad

@@ -71,6 +71,20 @@ class TensorFlowBackend(Backend):
             out = tf.reduce_sum(layer(z))
         return tape.gradient(out, z)
 
+    compiled_by = "tf.function"
+
+    def compiled_value_and_grad(self, fn):
+        import tensorflow as tf
+
+        @tf.function
+        def step(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = fn(x)
+                total = tf.reduce_sum(y)
+            return y, tape.gradient(total, x)
+        return step
+
 
 class InMemoryLoop:
     """Epochs of model.train_step / model.test_step over in-memory batches."""
