@@ -159,8 +159,8 @@ def check_entry(name: str, params: dict) -> None:
                                   f"its parameters: {allowed}")
     for key, value in params.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ActivationSpecError(f"activation '{name}': parameter {key} must be a finite number, "
-                                      f"got {value!r}")
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)
+            raise ActivationSpecError(f"activation '{name}': parameter {key} must be a finite number, got {shown}")
 
 
 def validate(name: str, params: dict) -> None:

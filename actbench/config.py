@@ -24,7 +24,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       model_validator)
 
 from . import activations as activation_registry, custom_activations, datasets
-from .configfile import format_problems, format_validation, parse_yaml, read_text
+from .configfile import format_problems, format_validation, parse_yaml, read_text, shown
 from .errors import ConfigError, did_you_mean
 
 DATASET_NAMES = datasets.names()
@@ -252,8 +252,9 @@ def load(path: str | Path) -> Experiment:
     text = read_text(path)
     data = parse_yaml(path, text)
     if not isinstance(data, dict):
+        got = "an empty file" if data is None else shown(data)
         raise ConfigError(f"{path}: expected a mapping of settings at the top level "
-                          f"(name, datasets, activations, ...), got {type(data).__name__}.")
+                          f"(name, datasets, activations, ...), got {got}.")
     data.setdefault("name", path.stem)
     try:
         exp = Experiment.model_validate(data)

@@ -46,8 +46,8 @@ def import_custom(spec: str, search_dirs: list[Path] | None = None) -> Callable:
         raise ActivationSpecError(f"custom activation '{spec}': module '{module_name}' ({module.__file__}) "
                                   f"has no function '{attr}'")
     if not callable(fn):
-        raise ActivationSpecError(f"custom activation '{spec}': '{attr}' in {module.__file__} is a "
-                                  f"{type(fn).__name__}, not a function")
+        raise ActivationSpecError(f"custom activation '{spec}': '{attr}' in {module.__file__} is not a "
+                                  f"function but {type(fn).__name__} {fn!r:.40}")
     return fn
 
 
@@ -98,7 +98,8 @@ def _is_under(module: ModuleType, root: Path) -> bool:
 def last_line(e: BaseException) -> str:
     """An exception as 'Type: its last non-empty line', short enough for one line."""
     lines = [x.strip() for x in str(e).splitlines() if x.strip()]
-    text = f"{type(e).__name__}: {lines[-1]}" if lines else type(e).__name__
+    name = type(e).__name__
+    text = (lines[-1] if lines[-1].startswith(name) else f"{name}: {lines[-1]}") if lines else name
     return text if len(text) <= 200 else text[:197] + "..."
 
 
@@ -186,7 +187,8 @@ def _output_problem(y, what: str = "output") -> str | None:
     if y is None:
         return f"has no gradient with respect to its input (is it computed with {keras.backend.backend()} ops?)"
     if not keras.ops.is_tensor(y):
-        return f"{said} a {type(y).__name__}, not a {keras.backend.backend()} tensor"
+        kind = f"{type(y).__module__}.{type(y).__name__}".removeprefix("builtins.")
+        return f"{said} a value of type {kind}, not a {keras.backend.backend()} tensor"
     if tuple(y.shape) != PROBE_SHAPE:
         return f"{said} shape {tuple(y.shape)}, not the input's shape"
     dtype = keras.backend.standardize_dtype(y.dtype)
