@@ -124,7 +124,7 @@ def format_validation(path: Path, text: str, err: ValidationError, root: type[Ba
             msg = e["msg"].removeprefix("Value error, ")
             value = e.get("input")
             if e["type"] != "value_error" or not (isinstance(value, (dict, list)) or repr(value) in msg):
-                msg += f" (got {shown(value)})"
+                msg += f" (got {shown(value)}){_text_number_hint(value)}"
         if (loc, msg) not in problems:
             problems.append((loc, msg))
     return format_problems(path, text, problems)
@@ -156,6 +156,15 @@ def shown(value: Any) -> str:
     kind = {str: "text", int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
     text = repr(value)
     return f"{text[:57] + '...' if len(text) > 60 else text}, {kind}"
+
+
+def _text_number_hint(value: Any) -> str:
+    """Why a number came out as text: quotes, or YAML 1.1's exponent rule (1e3 and 1.0e3 are text)."""
+    if not isinstance(value, str) or not re.fullmatch(r"\s*[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", value):
+        return ""
+    if "e" in value.lower():
+        return "; YAML reads an exponent as a number only with a point and a sign (1.0e+3), or write 1000"
+    return "; remove the quotes to give a number"
 
 
 def dotted(loc: tuple) -> str:
