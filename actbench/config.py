@@ -246,8 +246,9 @@ def _check_unique(kind: str, labels: list[str], hint: str) -> None:
 # ---------------------------------------------------------------- loading
 
 def load(path: str | Path) -> Experiment:
-    """Read, parse and validate a config file; custom activations must be importable
-    from the config's directory or the working directory (see custom_activations)."""
+    """Read, parse and validate a config file. Custom activation modules must be found in the
+    config's directory or the working directory; they are imported (and checked) later, by
+    custom_activations.check_behaviour, once the backend is chosen."""
     path = Path(path)
     text = read_text(path)
     data = parse_yaml(path, text)
@@ -264,7 +265,7 @@ def load(path: str | Path) -> Experiment:
     for i, spec in enumerate(exp.activations):
         if activation_registry.is_custom(spec.name):
             try:
-                custom_activations.import_custom(spec.name, search_dirs_for(path))
+                custom_activations.locate(spec.name, search_dirs_for(path))
             except activation_registry.ActivationSpecError as e:
                 problems.append((("activations", i), str(e)))
     if problems:

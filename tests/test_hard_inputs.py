@@ -228,3 +228,22 @@ def test_yaml_merge_keys_may_be_overridden(tmp_path):
     path.write_text(OK + "training:\n  <<: {epochs: 1, batch_size: 8}\n  epochs: 3\n")
     result = invoke("validate", path)
     assert result.exit_code == 0, result.output
+
+
+def test_custom_activation_check_on_jax(tmp_path):
+    # The check runs on the configured backend, compiled with jax.jit (a fresh process: one backend per process).
+    pytest.importorskip("jax")
+    import subprocess
+    import sys
+    (tmp_path / "acts.py").write_text("import keras\nimport numpy as np\n"
+                                      "def good(x):\n    return keras.ops.tanh(x) * 1.5\n"
+                                      "def eager_only(x):\n    return x * float(keras.ops.max(x))\n")
+    path = tmp_path / "exp.yaml"
+    path.write_text(HEAD + "backend: jax\nactivations: [relu, 'acts:good', 'acts:eager_only']\n")
+    before = files_under(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "actbench.cli", "validate", str(path)], capture_output=True, text=True,
+                       timeout=300, env={**__import__("os").environ, "KERAS_BACKEND": "tensorflow"})
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "activation 'eager_only' (acts:eager_only) raised ConcretizationTypeError" in r.stderr, r.stderr
+    assert "inside jax.jit" in r.stderr and "'good'" not in r.stderr
+    assert "Traceback" not in r.stderr and files_under(tmp_path) == before
