@@ -215,8 +215,11 @@ def closed_form(name: str, params: dict):
     if is_custom(name):
         return None, None
     entry = get(name)
+    f, df = entry.f, entry.df
+    if f is None or df is None:
+        return None, None
     p = {**entry.params, **params}
-    return (lambda x: entry.f(np.asarray(x, dtype=float), **p)), (lambda x: entry.df(np.asarray(x, dtype=float), **p))
+    return (lambda x: f(np.asarray(x, dtype=float), **p)), (lambda x: df(np.asarray(x, dtype=float), **p))
 
 
 def plot_shapes(specs: list[tuple[str, str, dict]], path: str | Path) -> Path:

@@ -20,10 +20,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from . import activations as activation_registry, custom_activations, datasets
+from . import activations as activation_registry
+from . import custom_activations, datasets
 from .configfile import format_problems, format_validation, parse_yaml, read_text, shown
 from .errors import ConfigError, did_you_mean
 

@@ -95,7 +95,8 @@ CONFIGS = [
     ("unknown activation", HEAD + "activations: [rleu]\n", ["unknown activation 'rleu'", "did you mean 'relu'"]),
     ("unknown parameter", HEAD + "activations: [{name: elu, beta: 2}]\n", ["no parameter(s) beta", "alpha"]),
     ("bad label", HEAD + "activations: [{name: elu, label: my elu}]\n", ["label 'my elu'", "letters, digits"]),
-    ("duplicate labels", HEAD + "activations: [elu, {name: relu, label: elu}]\n", ["duplicate activation label(s) elu"]),
+    ("duplicate labels", HEAD + "activations: [elu, {name: relu, label: elu}]\n",
+     ["duplicate activation label(s) elu"]),
     ("baseline not a label", OK + "baseline: tanh\n", ["line 4", "baseline 'tanh'"]),
     ("model and models", OK + "model: {}\nmodels: [{label: a}]\n", ["either 'model'", "or 'models'"]),
     ("duplicate model labels", OK + "models: [{label: a}, {label: a}]\n", ["duplicate model label(s) a"]),
@@ -200,8 +201,9 @@ def test_good_custom_activation_from_the_config_dir_passes(tmp_path, monkeypatch
     for sub, factor in (("one", 2.0), ("two", 3.0)):
         result = invoke("validate", tmp_path / sub / "exp.yaml")
         assert result.exit_code == 0, result.output
-        from actbench import activations
         import numpy as np
+
+        from actbench import activations
         fn = activations.import_custom("acts:act")
         assert float(np.asarray(fn(np.float32(1.0)))) == pytest.approx(np.tanh(1.0) * factor)
     assert files_under(tmp_path) == before  # no __pycache__ next to the user's file
