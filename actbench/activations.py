@@ -159,8 +159,8 @@ def check_entry(name: str, params: dict) -> None:
                                   f"its parameters: {allowed}")
     for key, value in params.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ActivationSpecError(f"activation '{name}': parameter {key} must be a finite number, "
-                                      f"got {value!r}")
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)
+            raise ActivationSpecError(f"activation '{name}': parameter {key} must be a finite number, got {shown}")
 
 
 def validate(name: str, params: dict) -> None:
@@ -215,8 +215,11 @@ def closed_form(name: str, params: dict):
     if is_custom(name):
         return None, None
     entry = get(name)
+    f, df = entry.f, entry.df
+    if f is None or df is None:
+        return None, None
     p = {**entry.params, **params}
-    return (lambda x: entry.f(np.asarray(x, dtype=float), **p)), (lambda x: entry.df(np.asarray(x, dtype=float), **p))
+    return (lambda x: f(np.asarray(x, dtype=float), **p)), (lambda x: df(np.asarray(x, dtype=float), **p))
 
 
 def plot_shapes(specs: list[tuple[str, str, dict]], path: str | Path) -> Path:

@@ -105,13 +105,11 @@ def validate(config: Path = typer.Argument(..., help="Experiment YAML file."),
 
     exp = config_module.load(config)
     custom_activations.check_behaviour(exp, config)
-    runs = plan.expand(exp)
     k_n = plan.parse_shard(shard)
-    if k_n:
-        runs = plan.shard(runs, *k_n)
+    outline = plan.outline(plan.shard(plan.expand(exp), *k_n)) if k_n else plan.outline_grid(exp)
     render.info(f"{config}: valid (config hash {exp.config_hash()}, output {exp.output_dir}, "
                 f"engine {exp.training.engine}, backend {exp.backend}, baseline {exp.baseline or '-'})")
-    _render_outline(plan.outline(runs))
+    _render_outline(outline)
 
 
 def _render_outline(outline) -> None:

@@ -20,11 +20,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from . import activations as activation_registry, custom_activations, datasets
-from .configfile import format_problems, format_validation, parse_yaml, read_text
+from . import activations as activation_registry
+from . import custom_activations, datasets
+from .configfile import format_problems, format_validation, parse_yaml, read_text, shown
 from .errors import ConfigError, did_you_mean
 
 DATASET_NAMES = datasets.names()
@@ -246,14 +246,16 @@ def _check_unique(kind: str, labels: list[str], hint: str) -> None:
 # ---------------------------------------------------------------- loading
 
 def load(path: str | Path) -> Experiment:
-    """Read, parse and validate a config file; custom activations must be importable
-    from the config's directory or the working directory (see custom_activations)."""
+    """Read, parse and validate a config file. Custom activation modules must be found in the
+    config's directory or the working directory; they are imported (and checked) later, by
+    custom_activations.check_behaviour, once the backend is chosen."""
     path = Path(path)
     text = read_text(path)
     data = parse_yaml(path, text)
     if not isinstance(data, dict):
+        got = "an empty file" if data is None else shown(data)
         raise ConfigError(f"{path}: expected a mapping of settings at the top level "
-                          f"(name, datasets, activations, ...), got {type(data).__name__}.")
+                          f"(name, datasets, activations, ...), got {got}.")
     data.setdefault("name", path.stem)
     try:
         exp = Experiment.model_validate(data)
@@ -263,7 +265,7 @@ def load(path: str | Path) -> Experiment:
     for i, spec in enumerate(exp.activations):
         if activation_registry.is_custom(spec.name):
             try:
-                custom_activations.import_custom(spec.name, search_dirs_for(path))
+                custom_activations.locate(spec.name, search_dirs_for(path))
             except activation_registry.ActivationSpecError as e:
                 problems.append((("activations", i), str(e)))
     if problems:

@@ -27,34 +27,19 @@ PROBE_SHAPE = (2, 3, 3, 4)   # a batch of small feature maps, as after a convolu
 HINT = ("hint: write the function with keras.ops (not NumPy or math), and return a tensor of the input's "
         "shape and dtype")
 
-_user_modules: dict[str, Path] = {}   # top-level module name -> the directory it was imported from
+# top-level module name -> where config loading found it, and where it was imported from
+_located: dict[str, Path] = {}
+_imported: dict[str, Path] = {}
 
 
 class ActivationSpecError(ValueError):
     """A config's activation entry is wrong (config.py reports it with file and line)."""
 
 
-def import_custom(spec: str, search_dirs: list[Path] | None = None) -> Callable:
-    """The function named by 'module:function', imported from the first of search_dirs that
-    holds the module (default: the directory it was imported from before, else the working dir)."""
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ActivationSpecError(f"custom activation '{spec}' must look like 'module:function'")
-    module = _import_from_dirs(spec, module_name, search_dirs)
-    fn = getattr(module, attr, None)
-    if fn is None:
-        raise ActivationSpecError(f"custom activation '{spec}': module '{module_name}' ({module.__file__}) "
-                                  f"has no function '{attr}'")
-    if not callable(fn):
-        raise ActivationSpecError(f"custom activation '{spec}': '{attr}' in {module.__file__} is a "
-                                  f"{type(fn).__name__}, not a function")
-    return fn
-
-
-def _import_from_dirs(spec: str, module_name: str, search_dirs: list[Path] | None) -> ModuleType:
-    top = module_name.split(".")[0]
-    if search_dirs is None:
-        search_dirs = [_user_modules[top]] if top in _user_modules else [Path.cwd()]
+def locate(spec: str, search_dirs: list[Path]) -> Path:
+    """The first of search_dirs holding the module of 'module:function', without importing it
+    (the backend must be chosen before user code imports Keras); remembered for import_custom."""
+    top = spec.partition(":")[0].split(".")[0]
     dirs = [Path(d).resolve() for d in search_dirs]
     root = next((d for d in dirs if (d / f"{top}.py").is_file() or (d / top / "__init__.py").is_file()), None)
     if root is None:
@@ -62,17 +47,38 @@ def _import_from_dirs(spec: str, module_name: str, search_dirs: list[Path] | Non
             f"custom activation '{spec}': no file {top}.py (or package {top}/) in {' or '.join(map(str, dirs))}; "
             "custom activations are imported only from there, never from installed modules")
     loaded = sys.modules.get(top)
-    if loaded is not None and not _is_under(loaded, root):
-        if top not in _user_modules:
-            raise ActivationSpecError(f"custom activation '{spec}': {root / top}.py has the name of a module Python "
-                                      f"already uses ({getattr(loaded, '__file__', None) or 'built in'}); rename it")
+    if loaded is not None and not _is_under(loaded, root) and top not in _imported:
+        raise ActivationSpecError(f"custom activation '{spec}': {root / top}.py has the name of a module Python "
+                                  f"already uses ({getattr(loaded, '__file__', None) or 'built in'}); rename it")
+    _located[top] = root
+    return root
+
+
+def import_custom(spec: str, search_dirs: list[Path] | None = None) -> Callable:
+    """The function named by 'module:function', imported from the first of search_dirs that holds
+    the module (default: where config loading located it, else the working directory)."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ActivationSpecError(f"custom activation '{spec}' must look like 'module:function'")
+    top = module_name.split(".")[0]
+    if search_dirs is None:
+        search_dirs = [_located.get(top, Path.cwd())]
+    root = locate(spec, search_dirs)
+    if top in sys.modules and not _is_under(sys.modules[top], root):
         for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
             del sys.modules[name]  # the same name imported earlier from another config's directory
     module = _import_with_path(spec, module_name, root)
     if not _is_under(module, root):
         raise ActivationSpecError(f"custom activation '{spec}': '{module_name}' is not a module file under {root}")
-    _user_modules[top] = root
-    return module
+    _imported[top] = root
+    fn = getattr(module, attr, None)
+    if fn is None:
+        raise ActivationSpecError(f"custom activation '{spec}': module '{module_name}' ({module.__file__}) "
+                                  f"has no function '{attr}'")
+    if not callable(fn):
+        raise ActivationSpecError(f"custom activation '{spec}': '{attr}' in {module.__file__} is not a "
+                                  f"function but {type(fn).__name__} {fn!r:.40}")
+    return fn
 
 
 def _import_with_path(spec: str, module_name: str, root: Path) -> ModuleType:
@@ -98,7 +104,10 @@ def _is_under(module: ModuleType, root: Path) -> bool:
 def last_line(e: BaseException) -> str:
     """An exception as 'Type: its last non-empty line', short enough for one line."""
     lines = [x.strip() for x in str(e).splitlines() if x.strip()]
-    text = f"{type(e).__name__}: {lines[-1]}" if lines else type(e).__name__
+    if lines and "://" in lines[-1]:
+        lines = lines[:1]  # JAX ends with a link to its docs; its first line says what happened
+    name = type(e).__name__
+    text = (lines[-1] if lines[-1].startswith(name) else f"{name}: {lines[-1]}") if lines else name
     return text if len(text) <= 200 else text[:197] + "..."
 
 
@@ -115,7 +124,11 @@ def check_behaviour(exp, config_path: Path | None = None) -> None:
     adapter.configure(exp.training.deterministic)
     problems = []
     for spec in specs:
-        fn, _ = activations.keras_activation(spec.name, spec.params)
+        try:
+            fn, _ = activations.keras_activation(spec.name, spec.params)
+        except ActivationSpecError as e:
+            problems.append(f"  activation '{spec.label}': {str(e).removeprefix(f'custom activation {spec.name!r}: ')}")
+            continue
         reason = misbehaviour(fn, adapter)
         if reason:
             problems.append(f"  activation '{spec.label}' ({spec.name}) {reason}")
@@ -148,7 +161,8 @@ def _output_problem(y, what: str = "output") -> str | None:
     if y is None:
         return f"has no gradient with respect to its input (is it computed with {keras.backend.backend()} ops?)"
     if not keras.ops.is_tensor(y):
-        return f"{said} a {type(y).__name__}, not a {keras.backend.backend()} tensor"
+        kind = f"{type(y).__module__}.{type(y).__name__}".removeprefix("builtins.")
+        return f"{said} a value of type {kind}, not a {keras.backend.backend()} tensor"
     if tuple(y.shape) != PROBE_SHAPE:
         return f"{said} shape {tuple(y.shape)}, not the input's shape"
     dtype = keras.backend.standardize_dtype(y.dtype)

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import math
 import sys
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from . import format as fmt
+
+if TYPE_CHECKING:  # annotations only: `validate` should not wait for pandas to import
+    import pandas as pd
 
 # Logs are read in wide windows: do not wrap tables at 80 columns there.
 console = Console() if Console().is_terminal else Console(width=160)

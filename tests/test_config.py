@@ -117,8 +117,8 @@ def test_custom_activation_imported_from_working_dir(tmp_path, monkeypatch):
     path = write(tmp_path, "name: x\ndatasets: [mnist_sample]\nactivations: [relu, 'myacts:cube']\n")
     assert config.load(path).labels == ["relu", "cube"]
     bad = write(tmp_path, "name: x\ndatasets: [mnist_sample]\nactivations: ['myacts:square']\n", "bad.yaml")
-    with pytest.raises(ConfigError, match="has no function 'square'"):
-        config.load(bad)
+    result = validate(bad)
+    assert result.exit_code == 2 and "has no function 'square'" in result.output, result.output
 
 
 def test_run_refuses_unwritable_output_dir(tmp_path):
@@ -182,3 +182,26 @@ def test_config_is_immutable_and_overrides_make_a_validated_copy(tmp_path):
         exp.with_overrides({"training.engine": "fast"})
     with pytest.raises(KeyError):
         exp.with_overrides({"training.engines": "packed"})
+
+
+def test_validate_prints_a_compact_plan_for_100000_runs(tmp_path):
+    seeds = "".join(f"  - {i}\n" for i in range(50_000))
+    path = write(tmp_path, "name: big\ndatasets: [mnist_sample]\nactivations: [relu, tanh]\nseeds:\n" + seeds)
+    result = validate(path)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "100000 runs" in out and "runs per activation: relu 50000, tanh 50000" in out
+    assert "│ 100000 " in out and "49999" in out  # the last run is shown...
+    assert len(out.splitlines()) < 30  # ...but not every run
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 1, 3, 2), (1, 2, 7, 3), (3, 2, 4, 1)])
+def test_outline_by_index_arithmetic_equals_outline_of_the_expanded_plan(shape):
+    from actbench import plan
+
+    n_datasets, n_models, n_seeds, n_acts = shape
+    exp = config.Experiment(name="o", datasets=["mnist_sample", "mnist", "fashion_mnist"][:n_datasets],
+                            models=[{"label": f"m{i}"} for i in range(n_models)], seeds=list(range(10, 10 + n_seeds)),
+                            activations=["relu", "tanh", "elu", "gelu"][:n_acts])
+    for show in (0, 5, 20):
+        assert plan.outline_grid(exp, show) == plan.outline(plan.expand(exp), show)
