@@ -45,6 +45,7 @@ class RunOptions:
     verify_data: bool | None = None   # None: the config's data_verify
     engine: str | None = None          # None: the config's training.engine
     output_dir: str | None = None      # None: the config's output.dir
+    data_fetch: datasets.FetchPolicy | None = None  # None: download when missing unless $ACTBENCH_OFFLINE
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -126,7 +127,7 @@ def run_experiment(exp: Experiment, opts: RunOptions, reporter=None) -> Outcome:
     verify = exp.data_verify if opts.verify_data is None else opts.verify_data
 
     # 1. Checks, before anything is written.
-    datasets.check_available(exp.datasets, data_dir)
+    datasets.ensure_available(exp.datasets, data_dir, opts.data_fetch)  # downloads what is missing, or raises
     for name in exp.datasets:
         for arch in exp.models:
             try:

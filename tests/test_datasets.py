@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import os
@@ -26,6 +27,12 @@ def _sha(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def no_system_dirs(monkeypatch):
+    """Hide well-known system folders (Debian's Fashion-MNIST) so that 'missing' means missing."""
+    for name, spec in list(ds.NAMES.items()):
+        monkeypatch.setitem(ds.NAMES, name, dataclasses.replace(spec, system_dirs=()))
+
+
 @pytest.fixture
 def iso(tmp_path, monkeypatch):
     """Empty Keras home, no ACTBENCH_DATA_DIR, fresh load cache. Does not import keras."""
@@ -33,6 +40,7 @@ def iso(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("KERAS_HOME", str(home))
     monkeypatch.delenv(ds.ENV_DATA_DIR, raising=False)
+    no_system_dirs(monkeypatch)
     if KERAS_CFG in sys.modules:
         monkeypatch.setattr(sys.modules[KERAS_CFG], "_KERAS_DIR", str(home))
     ds.clear_cache()
@@ -52,6 +60,7 @@ def keras_home(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(home))
     monkeypatch.setattr(cfg, "_KERAS_DIR", str(home))
     monkeypatch.delenv(ds.ENV_DATA_DIR, raising=False)
+    no_system_dirs(monkeypatch)
 
     def no_network(*a, **k):
         raise AssertionError(f"network access attempted: {a[:1]}")
@@ -171,11 +180,24 @@ def test_checksum_mismatch_reports_expected_and_actual(iso, tmp_path):
 
 
 @pytest.mark.parametrize("sub", ["mnist", ""])
-def test_mnist_idx_via_data_dir(iso, tmp_path, sub):
-    of.write_idx_gz(tmp_path / "d" / sub, n_train=50, n_test=10)
-    raw = ds.load("mnist", str(tmp_path / "d"))  # verify=True: no known checksum is not an error
+@pytest.mark.parametrize("naming", ["gz", "raw", "dotted"])
+def test_mnist_idx_via_data_dir(iso, tmp_path, sub, naming):
+    paths = of.write_idx_gz(tmp_path / "d" / sub, n_train=50, n_test=10)
+    if naming != "gz":  # the uncompressed official files, under either of their usual names
+        names = ds.IDX_DOTTED if naming == "dotted" else [os.path.basename(p)[:-3] for p in paths]
+        for p, n in zip(paths, names):
+            with open(p, "rb") as f, open(os.path.join(os.path.dirname(p), n), "wb") as out:
+                out.write(gzip.decompress(f.read()))
+            os.remove(p)
+    raw = ds.load("mnist", str(tmp_path / "d"), verify=False)
     assert raw.x_train.shape == (50, 28, 28) and raw.y_test.shape == (10,)
-    assert not raw.verified and "no known checksum" in raw.source
+    x_tr, y_tr = of.make_images(50, (28, 28), 10, 0)
+    np.testing.assert_array_equal(raw.x_train, x_tr)
+    assert not raw.verified and "checksum skipped" in raw.source
+    # the content checksums of the official MNIST files are known: a fake fails them
+    with pytest.raises(DataError, match="decompressed content") as e:
+        ds.load("mnist", str(tmp_path / "d"))
+    assert ds.NAMES["mnist"].checksums["train-images-idx3-ubyte.gz"].hexdigest in str(e.value)
 
 
 def test_fashion_idx_via_data_dir(iso, tmp_path):

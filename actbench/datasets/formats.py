@@ -1,7 +1,7 @@
 """Readers for the official on-disk formats (pure NumPy) and the checks on what they return.
 
 - npz: Keras' ``mnist.npz`` (x_train, y_train, x_test, y_test)
-- IDX: LeCun's format (big-endian magic + dims, uint8), gzipped or not
+- IDX: LeCun's format (big-endian magic + dims, uint8), gzipped or not (told by content, not name)
 - CIFAR "python version": pickled batch dicts, as the .tar.gz or extracted
 
 Every reader names the file and the fix in its DataError. `spec` is the registry entry
@@ -51,13 +51,22 @@ def read_npz(path: str, spec: DatasetSpec) -> tuple[np.ndarray, ...]:
 
 
 # --------------------------------------------------------------------------- IDX
-def read_idx(path: str, ndim: int, spec: DatasetSpec) -> tuple[np.ndarray, str]:
-    """Return (array, sha256 of the decompressed bytes) of a .gz IDX file."""
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_maybe_gzip(path: str, spec: DatasetSpec) -> bytes:
+    """The file's bytes, decompressed when it is gzipped (by its magic number, whatever its name)."""
     try:
         with open(path, "rb") as f:
-            data = gzip.decompress(f.read())
+            data = f.read()
+        return gzip.decompress(data) if data[:2] == GZIP_MAGIC else data
     except (OSError, EOFError, zlib.error) as e:
         raise corrupt(path, "corrupt or truncated gzip file", e, spec) from None
+
+
+def read_idx(path: str, ndim: int, spec: DatasetSpec) -> tuple[np.ndarray, str]:
+    """Return (array, sha256 of the decompressed bytes) of an IDX file, gzipped or not."""
+    data = read_maybe_gzip(path, spec)
     digest = hashlib.sha256(data).hexdigest()
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise corrupt(path, "not an IDX file", f"bad magic number {data[:4].hex()}", spec)
