@@ -169,8 +169,8 @@ def datasets_cmd(ctx: typer.Context,
 @user_errors
 def datasets_fetch(names: Optional[List[str]] = typer.Argument(None, help="Datasets to download."),
                    config: Optional[Path] = typer.Option(None, "--config", help="Fetch the datasets this config uses."),
-                   data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Dir with local dataset files "
-                                                                                   "(those found there are not fetched)."),
+                   data_dir: Optional[str] = typer.Option(None, "--data-dir",
+                                                          help="Dir with local dataset files (not fetched again)."),
                    data_mirror: Optional[str] = typer.Option(None, "--data-mirror", metavar="URL",
                                                              help="Download from this base URL instead of the "
                                                                   "official origins (same file names).")):

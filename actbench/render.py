@@ -11,8 +11,8 @@ import sys
 
 import pandas as pd
 from rich.console import Console
-from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn, TransferSpeedColumn)
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskID, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
 from rich.table import Table
 
 # Logs are read in wide windows: do not wrap tables at 80 columns there.
@@ -125,9 +125,9 @@ class DownloadProgress:
     """Dataset downloads: datasets.fetch calls this with (label, bytes done, total or None, finished).
     The bars go to stderr and stop once every file is finished (before a run's own progress starts)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.progress: Progress | None = None
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
 
     def __call__(self, label: str, done: int, total: int | None, finished: bool) -> None:
         if self.progress is None:

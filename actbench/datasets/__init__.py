@@ -24,6 +24,7 @@ from .locate import (
     resolve_data_dir,
     status_details,
     status_rows,
+    where_of,
 )
 from .registry import (
     IDX_DOTTED,
@@ -46,5 +47,6 @@ __all__ = [
     "Checksum", "CifarArchive", "DatasetSpec", "FetchPolicy", "KerasLoader", "Layout", "Location", "Prepared",
     "RawData",
     "allocate", "check_available", "clear_cache", "describe", "ensure_available", "fetch", "keras_cache_dir", "load",
-    "locate", "names", "prefetch", "prepare", "resolve_data_dir", "spec_of", "status_details", "status_rows", "stratified_indices",
+    "locate", "names", "prefetch", "prepare", "resolve_data_dir", "spec_of", "status_details", "status_rows",
+    "stratified_indices", "where_of",
 ]

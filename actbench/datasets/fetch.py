@@ -25,7 +25,7 @@ from actbench import __version__
 from actbench.errors import DataError
 
 from .formats import GZIP_MAGIC, read_maybe_gzip
-from .locate import ENV_MIRROR, check_available, keras_cache_dir, locate
+from .locate import ENV_MIRROR, check_available, keras_cache_dir, locate, where_of
 from .registry import NAMES, Checksum, DatasetSpec, spec_of
 
 ENV_OFFLINE = "ACTBENCH_OFFLINE"
@@ -146,15 +146,16 @@ def fetch(name: str, policy: FetchPolicy | None = None) -> list[str]:
     Returns the cached paths. Raises DataError when offline, unreachable or a checksum fails."""
     spec = spec_of(name)
     policy = policy or FetchPolicy.resolve()
-    if not spec.origins:
+    layout = spec.keras_cache
+    if not spec.origins or layout is None:
         raise DataError(f"Dataset '{name}' has no download origin ({spec.loader or 'local files only'}).")
     if policy.offline:
         raise DataError(f"Dataset '{name}': {policy.why_not()}.")
     cache = keras_cache_dir()
     paths = []
-    for i, (rel, origin) in enumerate(zip(spec.keras_cache.files, spec.origins)):
+    for i, (rel, origin) in enumerate(zip(layout.files, spec.origins)):
         dest = os.path.join(cache, rel)
-        ck = spec.checksums[spec.keras_cache.official_name(i)]
+        ck = spec.checksums[layout.official_name(i)]
         if not _valid(dest, ck, spec):
             _fetch_file(spec, policy.url_for(origin), dest, ck, policy)
         paths.append(dest)
@@ -190,18 +191,17 @@ def prefetch(names: list[str], data_dir: str | None = None, policy: FetchPolicy 
     for n in dict.fromkeys(names):
         loc = locate(n, data_dir)
         if loc.available:
-            rows.append({"name": n, "result": "already here", "source": loc.kind, "where": loc.detail})
+            rows.append({"name": n, "result": "already here", "source": loc.kind, "where": where_of(loc)})
             continue
         started = time.perf_counter()
         try:
-            paths = fetch(n, policy)
+            fetch(n, policy)
         except DataError as e:
             failures.append(f"- {n}: {e}")
             continue
-        where = paths[0] if len(paths) == 1 else os.path.dirname(paths[0]) + "/"
         rows.append({"name": n, "result": f"downloaded in {time.perf_counter() - started:.1f} s",
-                     "source": "keras-cache", "where": where})
+                     "source": "keras-cache", "where": where_of(locate(n, data_dir))})
     if failures:
-        done = f" ({', '.join(r['name'] for r in rows)} fine)" if rows else ""
-        raise DataError("Could not fetch:\n" + "\n".join(failures) + done)
+        fine = f"\n(in place: {', '.join(r['name'] for r in rows)})" if rows else ""
+        raise DataError("Could not fetch:\n" + "\n".join(failures) + fine)
     return rows

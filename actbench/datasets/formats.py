@@ -23,7 +23,7 @@ import numpy as np
 
 from actbench.errors import DataError
 
-from .registry import DatasetSpec
+from .registry import CifarArchive, DatasetSpec
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -117,8 +117,14 @@ def _unpickle_batch(fh, where: str, key: str, spec: DatasetSpec) -> dict:
     return d
 
 
+def cifar_archive(spec: DatasetSpec) -> CifarArchive:
+    if spec.cifar is None:  # a registry entry with a cifar-* layout must describe its archive
+        raise DataError(f"Dataset '{spec.name}' has a CIFAR layout but no CifarArchive in the registry.")
+    return spec.cifar
+
+
 def parse_cifar_batch(fh, where: str, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
-    key = spec.cifar.label_key
+    key = cifar_archive(spec).label_key
     d = _unpickle_batch(fh, where, key, spec)
     data = np.asarray(d["data"])
     try:
@@ -138,7 +144,7 @@ def parse_cifar_batch(fh, where: str, spec: DatasetSpec) -> tuple[np.ndarray, np
 
 
 def _parse_tar(path: str, spec: DatasetSpec) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    top, members = spec.cifar.top, spec.cifar.members
+    top, members = cifar_archive(spec).top, cifar_archive(spec).members
     parsed = {}
     try:
         with tarfile.open(path, "r:*") as tar:
@@ -158,7 +164,7 @@ def _parse_tar(path: str, spec: DatasetSpec) -> dict[str, tuple[np.ndarray, np.n
 
 def _parse_dir(path: str, spec: DatasetSpec) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     parsed = {}
-    for m in spec.cifar.members:
+    for m in cifar_archive(spec).members:
         p = os.path.join(path, m) if os.path.isdir(path) else os.path.join(os.path.dirname(path), m)
         try:
             with open(p, "rb") as fh:
@@ -171,7 +177,7 @@ def _parse_dir(path: str, spec: DatasetSpec) -> dict[str, tuple[np.ndarray, np.n
 def read_cifar(path: str, fmt: str, spec: DatasetSpec) -> tuple[np.ndarray, ...]:
     """Read a CIFAR tarball (in memory, not extracted) or an extracted directory."""
     parsed = _parse_tar(path, spec) if fmt == "cifar-tar" else _parse_dir(path, spec)
-    train, test = spec.cifar.train, spec.cifar.test
+    train, test = cifar_archive(spec).train, cifar_archive(spec).test
     x_train = np.concatenate([parsed[m][0] for m in train])
     y_train = np.concatenate([parsed[m][1] for m in train])
     return x_train, y_train, parsed[test][0], parsed[test][1]

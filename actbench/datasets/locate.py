@@ -218,20 +218,22 @@ def _short(path: str) -> str:
     return "~" + path[len(home):] if home not in ("", "/") and path.startswith(home + os.sep) else path
 
 
+def where_of(loc: Location) -> str:
+    """A short answer to 'where is it': the file, or the folder of several files."""
+    if not loc.available:
+        return f"actbench datasets fetch {loc.name}" if NAMES[loc.name].origins else "-"
+    if loc.kind == "embedded":
+        return "inside the actbench package"
+    return _short(loc.paths[0] if len(loc.paths) == 1 else os.path.dirname(loc.paths[0]) + "/")
+
+
 def status_rows(data_dir: str | None = None) -> list[dict]:
     """What `actbench datasets` shows: one narrow row per dataset (fits an 80-column terminal)."""
     rows = []
-    for r in describe(data_dir):
-        spec = NAMES[r["name"]]
-        if not r["available"]:
-            where = f"actbench datasets fetch {spec.name}" if spec.origins else "-"
-        elif r["kind"] == "embedded":
-            where = "inside the actbench package"
-        else:
-            paths = r["paths"]
-            where = _short(paths[0] if len(paths) == 1 else os.path.dirname(paths[0]) + "/")
-        rows.append({"name": r["name"], "available": "yes" if r["available"] else "no", "source": r["kind"],
-                     "where": where})
+    for name in NAMES:
+        loc = locate(name, data_dir)
+        rows.append({"name": name, "available": "yes" if loc.available else "no", "source": loc.kind,
+                     "where": where_of(loc)})
     return rows
 
 

@@ -111,7 +111,7 @@ class DatasetSpec:
 
 
 def _in(sub: str) -> str:
-    return f" in {sub}/" if sub else " in data_dir itself"
+    return f" in {sub}/" if sub else ""
 
 
 def idx_layout(sub: str, where: str | None = None) -> Layout:
