@@ -540,3 +540,22 @@ def test_real_mnist_uncompressed_dot_named_verifies(iso, tmp_path):
     # ... and asked for as Fashion-MNIST, they are recognised
     with pytest.raises(DataError, match="resolved to MNIST files"):
         ds.load("fashion_mnist", REAL_MNIST)
+
+
+def test_no_code_outside_the_registry_names_a_dataset():
+    """A new dataset is one registry entry: no other module of actbench/ spells a dataset's name
+    as a string (as in `if name == "mnist"`)."""
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "actbench")
+    registry = os.path.join(root, "datasets", "registry.py")
+    quoted = [(q + n + q) for n in ds.names() for q in ("'", '"')]
+    offenders = []
+    for folder, _, files in os.walk(root):
+        for f in files:
+            path = os.path.join(folder, f)
+            if not f.endswith(".py") or path == registry:
+                continue
+            with open(path) as fh:
+                for lineno, line in enumerate(fh, 1):
+                    if any(q in line for q in quoted):
+                        offenders.append(f"{os.path.relpath(path, root)}:{lineno}: {line.strip()}")
+    assert not offenders, "dataset names outside the registry:\n" + "\n".join(offenders)

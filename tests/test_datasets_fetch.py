@@ -207,6 +207,16 @@ def test_mirror_replaces_the_base_url(cache, tmp_path, monkeypatch, server):
         "https://m.example/x/mnist.npz"
 
 
+def test_file_mirror_for_air_gapped_machines(cache, tmp_path, monkeypatch, server):
+    fake_fashion(tmp_path, monkeypatch, server)
+    shared = tmp_path / "shared"  # e.g. a folder on a network file system
+    shared.mkdir()
+    for name in ds.IDX_FILES:
+        (shared / name).write_bytes(server.files["/origin/" + name])
+    ds.fetch("fashion_mnist", policy(mirror=shared.as_uri()))
+    assert server.requests == [] and len(cached_files(cache)) == 4
+
+
 def test_mirror_must_be_a_url(cache, monkeypatch):
     with pytest.raises(DataError, match="is not a URL"):
         ds.FetchPolicy.resolve(mirror="mirror.example.org/keras")
