@@ -139,7 +139,9 @@ class DownloadProgress:
             self.tasks[label] = self.progress.add_task(label, total=total)
         self.progress.update(self.tasks[label], completed=done, total=total)
         if finished:
-            self.tasks.pop(label)
+            task = self.tasks.pop(label)
+            if done == 0 or (total is not None and done < total):  # failed: the error message says why
+                self.progress.remove_task(task)
             if not self.tasks:
                 self.progress.stop()
                 self.progress = None

@@ -89,6 +89,13 @@ def _valid(path: str, ck: Checksum, spec: DatasetSpec) -> bool:
         return False
 
 
+def _reason(e: BaseException, timeout: float) -> str:
+    cause = e.reason if isinstance(e, urllib.error.URLError) else e
+    if isinstance(cause, TimeoutError):  # socket.timeout is TimeoutError
+        return f"no answer within {timeout:g} s (timed out)"
+    return str(cause) if isinstance(e, urllib.error.URLError) else f"{type(e).__name__}: {e}"
+
+
 def _copy_url(url: str, target: str, policy: FetchPolicy, label: str) -> None:
     """Stream url into target (an open temp file path). Raises DataError naming the url."""
     request = urllib.request.Request(url, headers={"User-Agent": f"actbench/{__version__}"})
@@ -106,10 +113,8 @@ def _copy_url(url: str, target: str, policy: FetchPolicy, label: str) -> None:
             os.fsync(out.fileno())
     except urllib.error.HTTPError as e:
         raise DataError(f"download of {url} failed: HTTP {e.code} {e.reason}") from None
-    except urllib.error.URLError as e:
-        raise DataError(f"download of {url} failed: {e.reason} (timeout {policy.timeout:g} s)") from None
-    except (TimeoutError, OSError, http.client.HTTPException) as e:
-        raise DataError(f"download of {url} failed: {type(e).__name__}: {e} (timeout {policy.timeout:g} s)") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+        raise DataError(f"download of {url} failed: {_reason(e, policy.timeout)}") from None
     finally:
         if policy.progress:
             policy.progress(label, done, total, True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from actbench.errors import DataError
@@ -121,6 +122,13 @@ def _in_keras_cache(spec: DatasetSpec) -> Location | str:
     return note
 
 
+def _searches(spec: DatasetSpec, ddir: str | None) -> Iterator[Location | str | None]:
+    """Each place in search order: a Location when found there, else a note (lazily: stop at the first)."""
+    yield _in_data_dir(spec, ddir) if ddir is not None else f"data_dir: not set (config data_dir / ${ENV_DATA_DIR})"
+    yield _in_keras_cache(spec)
+    yield _in_system_dirs(spec)
+
+
 def locate(name: str, data_dir: str | None = None) -> Location:
     """Find where a dataset's files are; no loading, no network."""
     spec = spec_of(name)
@@ -128,11 +136,7 @@ def locate(name: str, data_dir: str | None = None) -> Location:
         return _embedded(spec)
     ddir = resolve_data_dir(data_dir)
     notes: list[str] = []
-    searches = (lambda: _in_data_dir(spec, ddir) if ddir is not None else
-                f"data_dir: not set (config data_dir / ${ENV_DATA_DIR})",
-                lambda: _in_keras_cache(spec), lambda: _in_system_dirs(spec))
-    for search in searches:
-        found = search()
+    for found in _searches(spec, ddir):
         if isinstance(found, Location):
             return found
         if found:
@@ -170,7 +174,7 @@ def check_available(names: list[str], data_dir: str | None = None,
         lines.append(f"- {loc.name}: needs {needs}")
         lines.append(f"    looked in: {loc.detail}")
         if loc.name in notes:
-            lines.append("    download: " + notes[loc.name].replace("\n", "\n      "))
+            lines.append("    " + notes[loc.name].replace("\n", "\n      "))
     specs = [NAMES[loc.name] for loc in missing]
     lines.extend(_fixes(specs))
     raise DataError("\n".join(lines))
