@@ -60,13 +60,18 @@ def run(
     verify_data: Optional[bool] = typer.Option(None, "--verify-data/--no-verify-data",
                                                help="Check dataset checksums (default: the config's data_verify, true)."),
     engine: Optional[str] = typer.Option(None, "--engine", help="packed or sequential (overrides training.engine)."),
+    offline: Optional[bool] = typer.Option(None, "--offline", help="Never download a missing dataset "
+                                                                   "(default: ACTBENCH_OFFLINE, else download)."),
+    data_mirror: Optional[str] = typer.Option(None, "--data-mirror", metavar="URL",
+                                              help="Download missing datasets from this base URL (same file names; "
+                                                   "overrides ACTBENCH_DATA_MIRROR)."),
     report: bool = typer.Option(False, "--report", help="Write the markdown report and plots at the end."),
 ):
     """Train the grid of a config and write runs.csv, epochs.csv, summary.csv, metadata.json.
 
     Example: actbench run configs/quickstart.yaml
     """
-    from . import config as config_module, custom_activations, plan, render
+    from . import config as config_module, custom_activations, datasets, plan, render
     from .runner import Interrupted, RunOptions, resume_hint, run_experiment
 
     if engine is not None and engine not in ("packed", "sequential"):
@@ -74,7 +79,8 @@ def run(
     exp = config_module.load(config)
     custom_activations.check_behaviour(exp, config)  # before run_experiment writes anything
     opts = RunOptions(overwrite=overwrite, resume=resume, shard=plan.parse_shard(shard), data_dir=data_dir,
-                      verify_data=verify_data, engine=engine, output_dir=output)
+                      verify_data=verify_data, engine=engine, output_dir=output,
+                      data_fetch=datasets.FetchPolicy.resolve(offline, data_mirror, render.DownloadProgress()))
     reporter = render.reporter_for_terminal()
     try:
         outcome = run_experiment(exp, opts, reporter)
@@ -150,16 +156,53 @@ def activations_cmd(plot: Optional[Path] = typer.Option(None, "--plot", help="Wr
         render.info(f"plot: {activations.plot_shapes(specs, plot)}")
 
 
-@app.command("datasets")
-@user_errors
-def datasets_cmd(data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Dir with local dataset files.")):
-    """List the datasets, where each would be loaded from on this machine, and whether it is available.
+datasets_app = typer.Typer()
+app.add_typer(datasets_app, name="datasets")
 
-    Example: actbench datasets --data-dir /usr/share/datasets
+
+@datasets_app.callback(invoke_without_command=True)
+@user_errors
+def datasets_cmd(ctx: typer.Context,
+                 data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Dir with local dataset files."),
+                 verbose: bool = typer.Option(False, "--verbose", "-v", help="Add shapes, descriptions, files "
+                                                                             "and every place looked in.")):
+    """List the datasets, whether each is on this machine and where from; `datasets fetch` downloads them.
+
+    Example: actbench datasets --verbose
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from . import datasets, render
 
-    render.render_rows("datasets", datasets.describe(data_dir))
+    render.render_rows(f"datasets (Keras cache: {datasets.keras_cache_dir()})", datasets.status_rows(data_dir))
+    if verbose:
+        render.info(datasets.status_details(data_dir))
+
+
+@datasets_app.command("fetch")
+@user_errors
+def datasets_fetch(names: Optional[List[str]] = typer.Argument(None, help="Datasets to download."),
+                   config: Optional[Path] = typer.Option(None, "--config", help="Fetch the datasets this config uses."),
+                   data_dir: Optional[str] = typer.Option(None, "--data-dir",
+                                                          help="Dir with local dataset files (not fetched again)."),
+                   data_mirror: Optional[str] = typer.Option(None, "--data-mirror", metavar="URL",
+                                                             help="Download from this base URL instead of the "
+                                                                  "official origins (same file names).")):
+    """Download datasets into the Keras cache ahead of time (CI cache steps, air-gapped preparation).
+
+    Example: actbench datasets fetch --config configs/mnist.yaml
+    """
+    from . import config as config_module, datasets, render
+
+    wanted = list(names or [])
+    if config is not None:
+        exp = config_module.load(config)
+        wanted += exp.datasets
+        data_dir = config_module.data_dir_of(exp, data_dir)
+    if not wanted:
+        raise typer.BadParameter("name at least one dataset, or give --config", param_hint="NAMES")
+    policy = datasets.FetchPolicy.resolve(mirror=data_mirror, progress=render.DownloadProgress())
+    render.render_rows("datasets fetch", datasets.prefetch(wanted, data_dir, policy))
 
 
 @app.command()

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskID, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
 from rich.table import Table
 
 from . import format as fmt
@@ -124,6 +125,32 @@ class RichReporter(PlainReporter):
 
 def reporter_for_terminal():
     return RichReporter() if console.is_terminal else PlainReporter()
+
+
+class DownloadProgress:
+    """Dataset downloads: datasets.fetch calls this with (label, bytes done, total or None, finished).
+    The bars go to stderr and stop once every file is finished (before a run's own progress starts)."""
+
+    def __init__(self) -> None:
+        self.progress: Progress | None = None
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, label: str, done: int, total: int | None, finished: bool) -> None:
+        if self.progress is None:
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                     TransferSpeedColumn(), console=err_console, transient=False)
+            self.progress.start()
+            self.tasks = {}
+        if label not in self.tasks:
+            self.tasks[label] = self.progress.add_task(label, total=total)
+        self.progress.update(self.tasks[label], completed=done, total=total)
+        if finished:
+            task = self.tasks.pop(label)
+            if done == 0 or (total is not None and done < total):  # failed: the error message says why
+                self.progress.remove_task(task)
+            if not self.tasks:
+                self.progress.stop()
+                self.progress = None
 
 
 # ---------------------------------------------------------------- tables

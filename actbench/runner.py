@@ -44,6 +44,7 @@ class RunOptions:
     verify_data: bool | None = None   # None: the config's data_verify
     engine: str | None = None          # None: the config's training.engine
     output_dir: str | None = None      # None: the config's output.dir
+    data_fetch: datasets.FetchPolicy | None = None  # None: download when missing unless $ACTBENCH_OFFLINE
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -154,7 +155,7 @@ def _prepare(exp: Experiment, opts: RunOptions, reporter) -> RunContext:
     if opts.engine and opts.engine != exp.training.engine:
         exp = exp.with_overrides({"training.engine": opts.engine})  # the config is immutable: a changed copy
     data_dir = data_dir_of(exp, opts.data_dir)
-    datasets.check_available(exp.datasets, data_dir)
+    datasets.ensure_available(exp.datasets, data_dir, opts.data_fetch)  # downloads what is missing, or raises
     for name in exp.datasets:
         for arch in exp.models:
             try:

@@ -14,16 +14,23 @@ from actbench.stats import FIXED_SUMMARY_COLUMNS
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 runner = CliRunner()
-COMMANDS = [c.name or c.callback.__name__ for c in app.registered_commands]
+GROUPS = {g.name: g.typer_instance for g in app.registered_groups}
+COMMANDS = [c.name or c.callback.__name__ for c in app.registered_commands] + list(GROUPS)
+SUBCOMMANDS = [f"{group} {c.name or c.callback.__name__}" for group, sub in GROUPS.items()
+               for c in sub.registered_commands]
 
 
 def test_commands():
     assert set(COMMANDS) == {"run", "validate", "activations", "datasets", "compare", "merge", "report"}
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+def test_subcommands():
+    assert SUBCOMMANDS == ["datasets fetch"]
+
+
+@pytest.mark.parametrize("command", COMMANDS + SUBCOMMANDS)
 def test_every_command_has_help_with_example(command):
-    result = runner.invoke(app, [command, "--help"])
+    result = runner.invoke(app, [*command.split(), "--help"])
     assert result.exit_code == 0
     assert "Example: actbench " + command in " ".join(result.output.split())
     assert f"`actbench {command}" in README

