@@ -9,6 +9,8 @@ import pytest
 from actbench.runner import RunOptions, run_experiment
 from tiny import load_tiny
 
+pytestmark = pytest.mark.slow  # trains real Keras models (seconds each)
+
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
