@@ -157,19 +157,27 @@ def _nudged_correlation(a: pd.DataFrame, b: pd.DataFrame) -> dict:
 
 def markdown(report: dict) -> str:
     lines = ["# Calibration of actbench compare", "",
-             f"{report['trials']} trials per cell; 3 activations compared at once; max drop "
-             f"{100 * report['max_drop']:.0f} point, alpha {report['alpha']} (Holm across the 3 rows). "
-             "Cells: share of trials where compare exits 1 (drop 0: false alarms; otherwise detections).", ""]
+             f"{report['trials']} trials per cell; 3 activations (relu, tanh, elu) compared at once; max drop "
+             f"{100 * report['max_drop']:.0f} point, alpha {report['alpha']} (Holm across the 3 rows). Command: "
+             f"`{report.get('command', '')}`.", "",
+             "| config | seeds | mean % (relu, tanh, elu) | seed std, points | corr. of one seed's runs across "
+             "activations (relu~tanh, relu~elu, tanh~elu) | nudged rerun: std of per-seed differences, points | "
+             "runs at chance |", "|---|---:|---|---|---|---|---:|"]
     for name, info in report["configs"].items():
-        lines.append(f"- `{name}`: {info['seeds']} seeds; mean % {info['mean_points']}; seed std (points) "
-                     f"{info['std_points']}; corr across activations of one seed {info['corr_across_activations']}; "
-                     f"runs at chance {info['at_chance']}"
-                     + (f"; vs nudged rerun {info['corr_with_nudged']}" if "corr_with_nudged" in info else ""))
-    lines += ["", "| config | kind | seeds per side | drop 0 | drop 1 | drop 2 | drop 5 |", "|---|---|---:|---:|---:|---:|---:|"]
+        nudged = info.get("corr_with_nudged")
+        lines.append(
+            f"| {name} | {info['seeds']} | " + ", ".join(f"{info['mean_points'][a]:.2f}" for a in ACTIVATIONS)
+            + " | " + ", ".join(f"{info['std_points'][a]:.2f}" for a in ACTIVATIONS) + " | "
+            + ", ".join(f"{v:.2f}" for v in info["corr_across_activations"].values()) + " | "
+            + (", ".join(f"{nudged[a]['diff_std_points']:.2f}" for a in ACTIVATIONS) if nudged else "–")
+            + f" | {info['at_chance']} |")
+    lines += ["", "Share of trials where compare exits 1 (drop 0: false alarms; otherwise detections of a drop of "
+              "one activation on every candidate seed):", "",
+              "| config | kind | seeds per side | drop 0 | drop 1 | drop 2 | drop 5 |", "|---|---|---:|---:|---:|---:|---:|"]
     cells = pd.DataFrame(report["cells"])
     if len(cells):
         for (name, kind, k), g in cells.groupby(["config", "kind", "k"], sort=False):
-            vals = {row.drop_points: f"{100 * row.exit1:.1f}%" for row in g.itertuples()}
+            vals = {row.drop_points: f"{100 * row.exit1:.0f}%" for row in g.itertuples()}
             lines.append(f"| {name} | {kind} | {k} | " + " | ".join(vals.get(d, "–") for d in (0, 1, 2, 5)) + " |")
     return "\n".join(lines) + "\n"
 
@@ -181,8 +189,12 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=100)
     ap.add_argument("--only", choices=list(CONFIGS), help="train only this config")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "calibration")
+    ap.add_argument("--markdown-only", action="store_true", help="rewrite calibration.md from calibration.json")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.markdown_only:
+        (args.out / "calibration.md").write_text(markdown(json.loads((args.out / "calibration.json").read_text())))
+        return
     trained = train(args.out, args.seeds, args.only) if args.train else {}
     report = analyse(args.out, args.trials)
     report.update(train_seconds=trained, machine=machine(), versions=versions(),
