@@ -173,7 +173,8 @@ def markdown(report: dict) -> str:
             + f" | {info['at_chance']} |")
     lines += ["", "Share of trials where compare exits 1 (drop 0: false alarms; otherwise detections of a drop of "
               "one activation on every candidate seed):", "",
-              "| config | kind | seeds per side | drop 0 | drop 1 | drop 2 | drop 5 |", "|---|---|---:|---:|---:|---:|---:|"]
+              "| config | kind | seeds per side | drop 0 | drop 1 | drop 2 | drop 5 |",
+              "|---|---|---:|---:|---:|---:|---:|"]
     cells = pd.DataFrame(report["cells"])
     if len(cells):
         for (name, kind, k), g in cells.groupby(["config", "kind", "k"], sort=False):

@@ -187,7 +187,8 @@ def test_curve_metrics_hand_computed():
     s = summarize(runs, _epochs(curves), None).set_index("activation")
     assert s.loc["relu", "curve_metric"] == "val_accuracy"
     assert s.loc["relu", "epochs_to_99pct"] == pytest.approx((4 + 2) / 2)
-    assert s.loc["relu", "curve_mean"] == pytest.approx(((0.5 + 0.8 + 0.95 + 0.96) / 4 + (0.5 + 0.8 + 0.8 + 0.79) / 4) / 2)
+    assert s.loc["relu", "curve_mean"] == pytest.approx(
+        ((0.5 + 0.8 + 0.95 + 0.96) / 4 + (0.5 + 0.8 + 0.8 + 0.79) / 4) / 2)
     assert s.loc["gelu", "epochs_to_99pct"] == 1 and s.loc["gelu", "curve_mean"] == pytest.approx(0.9)
 
 
