@@ -211,7 +211,8 @@ def compare(
     base: Path = typer.Argument(..., help="Base result dir (or its runs.csv)."),
     candidate: Path = typer.Argument(..., help="Candidate result dir (or its runs.csv)."),
     max_drop: float = typer.Option(0.01, "--max-drop", help="Largest tolerated drop in mean test accuracy (absolute, 0.01 = 1 point)."),
-    alpha: float = typer.Option(0.05, "--alpha", help="Significance level of Welch's t-test."),
+    alpha: float = typer.Option(0.05, "--alpha",
+                                help="Family-wise significance level (Holm across the compared rows)."),
     fmt: str = typer.Option("table", "--format", help="table, markdown, csv or json."),
 ):
     """Compare two result sets; exit 1 when accuracy regressed beyond max-drop and noise.

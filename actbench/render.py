@@ -176,11 +176,11 @@ def render_summary(summary: pd.DataFrame, output_dir=None) -> None:
         title = f"{dataset} / {model}" + (f"  (baseline: {baseline})" if isinstance(baseline, str) and baseline else "")
         table = Table(title=title, title_justify="left")
         table.add_column("activation", no_wrap=True)
-        table.add_column("n", justify="right")
+        table.add_column("n", justify="right", no_wrap=True)
         table.add_column("test acc % ± 95% CI", justify="right", no_wrap=True)
         table.add_column("std", justify="right")
         table.add_column("test loss", justify="right")
-        table.add_column("vs baseline (points; detectable)", justify="right", no_wrap=True)
+        table.add_column("vs baseline (points; ≥ detectable)", justify="right", no_wrap=True)
         table.add_column("s/epoch", justify="right")
         extra = _diagnostic_columns(part)
         for label, _ in extra:

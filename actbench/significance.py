@@ -24,6 +24,9 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+# Standard errors below this are rounding noise of values read with 10 significant digits:
+# the spread is zero (an exact rerun, or the same shift on every seed).
+ZERO_SE = 1e-12
 PAIRED = "paired"
 WELCH = "welch"
 NO_TEST = ""
@@ -91,7 +94,7 @@ def welch_test(a: Iterable, b: Iterable, confidence: float = 0.95) -> TestResult
         return TestResult(NO_TEST, min(na, nb), diff, math.nan, math.nan, math.nan, math.nan, math.nan)
     qa, qb = xa.var(ddof=1) / na, xb.var(ddof=1) / nb
     se = math.sqrt(qa + qb)
-    if se == 0.0:
+    if se < ZERO_SE:
         return TestResult(WELCH, min(na, nb), diff, diff, diff, 1.0 if diff == 0.0 else 0.0, 0.0, na + nb - 2.0)
     df = (qa + qb) ** 2 / (qa ** 2 / (na - 1) + qb ** 2 / (nb - 1))
     return _t_result(WELCH, min(na, nb), diff, se, df, confidence)
@@ -109,7 +112,7 @@ def paired_test(differences: Iterable, confidence: float = 0.95) -> TestResult:
     if n < 2:
         return TestResult(NO_TEST, n, diff, math.nan, math.nan, math.nan, math.nan, math.nan)
     se = float(d.std(ddof=1)) / math.sqrt(n)
-    if se == 0.0:
+    if se < ZERO_SE:
         return TestResult(PAIRED, n, diff, diff, diff, 1.0 if diff == 0.0 else 0.0, 0.0, n - 1.0)
     return _t_result(PAIRED, n, diff, se, n - 1.0, confidence)
 

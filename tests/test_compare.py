@@ -112,7 +112,8 @@ def test_paired_hand_computed_with_seeds_left_out():
     # power: (t_0.975,2 + t_0.8,2) * se = (4.302653 + 1.060660) * 0.0057735 = 3.10 points
     assert r["min_detectable_drop"] == pytest.approx((4.302653 + 1.060660) * se, abs=1e-6)
     text = "\n".join(cmp.warnings)
-    assert "mnist/cnn/relu: paired on 3 common seeds; left out (base only: seed(s) 3; candidate only: seed(s) 4)" in text
+    assert ("mnist/cnn/relu: paired on 3 common seeds; left out (base only: seed(s) 3; candidate only: seed(s) 4)"
+            in text)
     assert ("3 paired seeds cannot reliably detect drops under 3.10 points (mnist/cnn/relu; 80% power at alpha "
             "0.05/1), above --max-drop 1.00: add seeds.") in text
     assert not any("cannot reliably" in w for w in compare(base, cand, max_drop=0.04).warnings)

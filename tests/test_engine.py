@@ -12,6 +12,8 @@ from actbench import results
 from actbench.runner import RunOptions, run_experiment
 from tiny import load_tiny
 
+pytestmark = pytest.mark.slow  # trains real Keras models (seconds each)
+
 METRICS_EPOCH = ["loss", "accuracy", "val_loss", "val_accuracy"]
 METRICS_RUN = ["test_loss", "test_accuracy", "best_val_accuracy", "best_epoch", "epochs_run", "params"]
 

@@ -12,6 +12,8 @@ import pytest
 from actbench.runner import RunOptions, run_experiment
 from tiny import load_tiny
 
+pytestmark = pytest.mark.slow  # trains real Keras models (seconds each)
+
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 REAL_MNIST = Path(os.environ.get("ACTBENCH_REAL_MNIST", "~/.cache/actbench/mnist")).expanduser()
 REAL_MNIST_FILES = ["train-images.idx3-ubyte", "train-labels.idx1-ubyte", "t10k-images.idx3-ubyte",

@@ -187,7 +187,8 @@ def test_curve_metrics_hand_computed():
     s = summarize(runs, _epochs(curves), None).set_index("activation")
     assert s.loc["relu", "curve_metric"] == "val_accuracy"
     assert s.loc["relu", "epochs_to_99pct"] == pytest.approx((4 + 2) / 2)
-    assert s.loc["relu", "curve_mean"] == pytest.approx(((0.5 + 0.8 + 0.95 + 0.96) / 4 + (0.5 + 0.8 + 0.8 + 0.79) / 4) / 2)
+    assert s.loc["relu", "curve_mean"] == pytest.approx(
+        ((0.5 + 0.8 + 0.95 + 0.96) / 4 + (0.5 + 0.8 + 0.8 + 0.79) / 4) / 2)
     assert s.loc["gelu", "epochs_to_99pct"] == 1 and s.loc["gelu", "curve_mean"] == pytest.approx(0.9)
 
 
@@ -206,3 +207,70 @@ def test_summarize_accepts_text_frames():
     s = summarize(runs, None, "relu").set_index("activation")
     assert s.loc["relu", "test_accuracy_mean"] == pytest.approx(0.91)
     assert s.loc["gelu", "n"] == 1 and s.loc["gelu", "n_diverged"] == 1
+
+
+# ---------------------------------------------------------------- paired tests, power, at chance
+
+def test_paired_test_hand_computed():
+    from actbench.significance import paired_test
+
+    # differences 0.01, 0.03, 0.02, 0.04: mean 0.025, sd sqrt(((-.015)^2 + .005^2 + .005^2 + .015^2) / 3) = 0.0129099
+    r = paired_test([0.01, 0.03, 0.02, 0.04])
+    sd = math.sqrt((0.015 ** 2 + 0.005 ** 2 + 0.005 ** 2 + 0.015 ** 2) / 3)
+    assert sd == pytest.approx(0.0129099, abs=1e-7)
+    se = sd / 2
+    assert (r.test, r.n, r.df) == ("paired", 4, 3.0)
+    assert r.diff == pytest.approx(0.025) and r.se == pytest.approx(se)
+    t = 0.025 / se  # 3.873
+    assert r.p_value == pytest.approx(2 * st.t.sf(t, 3)) and r.p_value == pytest.approx(0.0305, abs=1e-4)
+    assert r.p_value == pytest.approx(st.ttest_rel([0.91, 0.93, 0.92, 0.94], [0.90] * 4).pvalue)
+    half = 3.182446 * se  # t_0.975 with 3 degrees of freedom (tables)
+    assert (r.ci_low, r.ci_high) == pytest.approx((0.025 - half, 0.025 + half), abs=1e-6)
+
+
+def test_paired_test_tiny_and_degenerate():
+    from actbench.significance import paired_test
+
+    one = paired_test([0.02])
+    assert one.test == "" and one.diff == pytest.approx(0.02) and math.isnan(one.p_value)
+    assert paired_test([0.0, 0.0, 0.0]).p_value == 1.0      # an exact rerun
+    shift = paired_test([-0.05, -0.05, -0.05])              # a constant shift: certain
+    assert shift.p_value == 0.0 and shift.ci_low == shift.ci_high == pytest.approx(-0.05)
+
+
+def test_compare_by_seed_pairs_on_two_or_more_common_seeds_else_welch():
+    from actbench.significance import compare_by_seed, paired_test, welch_test
+
+    base = {0: 0.90, 1: 0.92, 2: 0.94, 7: 0.99}
+    cand = {0: 0.88, 1: 0.89, 2: 0.93, 9: 0.50}
+    r = compare_by_seed(cand, base)
+    expected = paired_test([-0.02, -0.03, -0.01])  # seeds 7 and 9 left out
+    assert (r.test, r.n) == ("paired", 3) and (r.diff, r.p_value) == pytest.approx((expected.diff, expected.p_value))
+    r = compare_by_seed({0: 0.88, 5: 0.89, 6: 0.93}, {0: 0.90, 1: 0.92, 2: 0.94})  # one seed in common
+    expected = welch_test([0.88, 0.89, 0.93], [0.90, 0.92, 0.94])
+    assert r.test == "welch" and (r.diff, r.p_value) == pytest.approx((expected.diff, expected.p_value))
+
+
+def test_min_detectable_drop_hand_computed():
+    from actbench.significance import min_detectable_drop, paired_test, welch_test
+
+    r = paired_test([0.01, 0.03, 0.02, 0.04])  # se 0.0064550, df 3
+    # (t_{0.975,3} + t_{0.8,3}) * se = (3.182446 + 0.978472) * 0.0064550 = 0.026858
+    assert min_detectable_drop(r, 0.05) == pytest.approx((3.182446 + 0.978472) * r.se, abs=1e-6)
+    assert min_detectable_drop(r, 0.05) == pytest.approx(0.026858, abs=1e-6)
+    # alpha/3 (Holm's first step over 3 rows) needs a larger drop
+    assert min_detectable_drop(r, 0.05 / 3) > min_detectable_drop(r, 0.05)
+    w = welch_test([0.91, 0.92, 0.93], [0.88, 0.90, 0.92])  # se sqrt(5e-4/3), df 50/17
+    assert min_detectable_drop(w, 0.05) == pytest.approx(
+        (st.t.ppf(0.975, 50 / 17) + st.t.ppf(0.8, 50 / 17)) * math.sqrt(5e-4 / 3))
+    assert math.isnan(min_detectable_drop(paired_test([0.01]), 0.05))
+    assert min_detectable_drop(paired_test([0.0, 0.0]), 0.05) == 0.0
+
+
+def test_summary_counts_runs_at_chance():
+    runs = _runs({"relu": [0.90, 0.92, 0.94], "sigmoid": [0.101, 0.113, 0.52]})  # mnist: 10 classes
+    s = summarize(runs, None, "relu").set_index("activation")  # no at_chance column: computed (old files)
+    assert s.loc["sigmoid", "n_at_chance"] == 2 and s.loc["relu", "n_at_chance"] == 0
+    assert s.loc["sigmoid", "n"] == 3 and s.loc["sigmoid", "test_accuracy_mean"] == pytest.approx(0.734 / 3)
+    runs["at_chance"] = [False, False, False, True, False, False]  # the recorded flag wins
+    assert summarize(runs, None, "relu").set_index("activation").loc["sigmoid", "n_at_chance"] == 1
