@@ -97,6 +97,10 @@ def run(
         from .report import write_report
         paths = write_report(outcome.output_dir)
         render.info(f"report: {paths[0]}")
+    if outcome.failed:
+        render.error(f"{len(outcome.failed)} run(s) failed with an error (recorded in runs.csv as failed; "
+                     "the next run into this dir retries them):\n  " + "\n  ".join(outcome.failed))
+        raise typer.Exit(1)
 
 
 @app.command()

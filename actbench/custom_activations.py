@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, last_line
 
 PROBE_SHAPE = (2, 3, 3, 4)   # a batch of small feature maps, as after a convolution
 HINT = ("hint: write the function with keras.ops (not NumPy or math), and return a tensor of the input's "
@@ -99,16 +99,6 @@ def _import_with_path(spec: str, module_name: str, root: Path) -> ModuleType:
 def _is_under(module: ModuleType, root: Path) -> bool:
     file = getattr(module, "__file__", None)
     return file is not None and Path(file).resolve().is_relative_to(root)
-
-
-def last_line(e: BaseException) -> str:
-    """An exception as 'Type: its last non-empty line', short enough for one line."""
-    lines = [x.strip() for x in str(e).splitlines() if x.strip()]
-    if lines and "://" in lines[-1]:
-        lines = lines[:1]  # JAX ends with a link to its docs; its first line says what happened
-    name = type(e).__name__
-    text = (lines[-1] if lines[-1].startswith(name) else f"{name}: {lines[-1]}") if lines else name
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 # ---------------------------------------------------------------- the behaviour check (imports Keras)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import backends, diagnostics
+from .errors import last_line
 from .model import build_model
 
 TIMING_STEPS = 32      # train steps timed per activation in the packed engine's timing pass
@@ -53,6 +54,17 @@ class Group:
     arch: Any   # config.ModelSpec
     specs: list  # config activation specs, one tower each
     seed: int
+
+
+def failed_run(spec, error: BaseException, engine: str, backend: str) -> RunResult:
+    """The result of a run whose training raised (e.g. a custom activation failing on some
+    inputs): no numbers, the reason in one line."""
+    run = {"activation_name": spec.name, "params": math.nan, "epochs_run": 0, "test_loss": math.nan,
+           "test_accuracy": math.nan, "best_val_accuracy": math.nan, "best_epoch": math.nan,
+           "train_seconds": math.nan, "seconds_per_epoch": math.nan, "timing": "",
+           "test_examples_per_second": math.nan, "diverged": False, "diverged_epoch": math.nan,
+           "failed": True, "failure": last_line(error), "engine": engine, "backend": backend}
+    return RunResult(run=run)
 
 
 @dataclass

@@ -81,3 +81,12 @@ def mean_with_n(mean, n, n_at_chance=0) -> str:
     '91.00 (3)', '10.77 (2, 2 at chance)'."""
     at_chance = f", {int(n_at_chance)} at chance" if n_at_chance else ""
     return f"{percent(mean)} ({int(n)}{at_chance})"
+
+
+def duration(seconds: float) -> str:
+    """A time span for people: '45 s', '12 min', '3.5 h'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -51,6 +52,8 @@ class PlainReporter:
         self.out = out or sys.stdout
         self.done = 0
         self.total = 0
+        self.first_group_started: float | None = None  # for the time estimate after the first group
+        self.estimated = False
 
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -66,6 +69,7 @@ class PlainReporter:
             self._print(f"running {todo} runs")
 
     def group_start(self, runs, engine):
+        self._mark_first_start()
         span = f"{self.done + 1}" if len(runs) == 1 else f"{self.done + 1}-{self.done + len(runs)}"
         self._print(f"[{span}/{self.total}] {_group_label(runs)}")
 
@@ -76,11 +80,30 @@ class PlainReporter:
         self.done += len(runs)
         for run, res in zip(runs, run_results):
             r = res.run
-            if r["diverged"]:
+            if r.get("failed"):
+                self._print(f"  {run.activation}: FAILED: {escape(r['failure'])}")
+            elif r["diverged"]:
                 self._print(f"  {run.activation}: DIVERGED at epoch {r['diverged_epoch']:.0f}")
             else:
                 self._print(f"  {run.activation}: test accuracy {r['test_accuracy']:.4f}, "
                             f"loss {r['test_loss']:.4f}, {r['seconds_per_epoch']:.1f} s/epoch ({r['timing']})")
+
+        self._estimate(len(runs))
+
+    def _mark_first_start(self) -> None:
+        if self.first_group_started is None:
+            self.first_group_started = time.monotonic()
+
+    def _estimate(self, runs_in_group: int) -> None:
+        """Once, after the first group: the rest's time at the first group's pace per run (an upper
+        estimate: the first group also traced the training functions and ran the timing pass)."""
+        left = self.total - self.done
+        if self.estimated or self.first_group_started is None or left <= 0:
+            return
+        self.estimated = True
+        per_run = (time.monotonic() - self.first_group_started) / runs_in_group
+        self._print(f"estimate: about {fmt.duration(per_run * left)} for the {left} runs left "
+                    f"(at the first group's {per_run:.1f} s per run)")
 
     def finish(self, outcome, exp):
         render_summary(outcome.summary, outcome.output_dir)
@@ -106,6 +129,7 @@ class RichReporter(PlainReporter):
         self.epochs_task = self.progress.add_task("epochs", total=exp.training.epochs)
 
     def group_start(self, runs, engine):
+        self._mark_first_start()
         self.progress.update(self.epochs_task, completed=0, description=f"epochs [dim]{_group_label(runs)}[/]")
 
     def epoch(self, epoch, epochs):

@@ -13,7 +13,7 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import pandas as pd
 
 from . import __version__, datasets, plan, results
 from .config import Experiment, data_dir_of, resolved_config
-from .errors import ConfigError, ResultsError
+from .errors import ActbenchError, ConfigError, ResultsError
 from .model import check_shape
 from .plan import Run
 from .results import ResultDir
@@ -55,6 +55,7 @@ class Outcome:
     already_done: int
     ran: int
     summary: pd.DataFrame
+    failed: list[str] = field(default_factory=list)  # "<run>: <reason>" of each run that failed with an error
 
 
 class NullReporter:
@@ -189,7 +190,7 @@ def _run(ctx: RunContext) -> Outcome:
     finally:
         summary = ctx.out.write_summary(ctx.exp.baseline)
         ctx.out.write_metadata({**metadata, "finished": _now(), "status": status})
-    outcome = Outcome(ctx.out.path, len(ctx.planned), n_done, len(ctx.todo), summary)
+    outcome = Outcome(ctx.out.path, len(ctx.planned), n_done, len(ctx.todo), summary, ctx.out.failures())
     ctx.reporter.finish(outcome, ctx.exp)
     return outcome
 
@@ -245,12 +246,30 @@ def _train(ctx: RunContext, prepared: dict, adapter) -> None:
             ctx.reporter.group_start(runs, ctx.engine)
             first = runs[0]
             job = Group(prepared[first.dataset], archs[first.model], [specs[r.activation] for r in runs], first.seed)
-            run_results = trainer.train_group(job, on_epoch=ctx.reporter.epoch)
+            run_results = _train_isolating_failures(trainer, job, ctx.reporter.epoch, adapter.name)
             n_classes = prepared[first.dataset].num_classes
             done = list(zip(runs, run_results))
             ctx.out.add([results.run_row(config_hash, r.key, res.run, n_classes) for r, res in done],
                         [row for r, res in done for row in results.epoch_rows(config_hash, r.key, res.epochs)])
             ctx.reporter.group_end(runs, run_results)
+
+
+def _train_isolating_failures(trainer, job, on_epoch, backend: str) -> list:
+    """trainer.train_group(job), except that one activation raising during training (e.g. a custom
+    function that fails only on some inputs) does not take its group down: the group's activations
+    are then trained one by one (the same numbers as packed: each tower is its sequential run's model),
+    and the one that raises alone is recorded as failed, with its reason."""
+    from .engine import failed_run
+
+    try:
+        return trainer.train_group(job, on_epoch=on_epoch)
+    except (Interrupted, ActbenchError):
+        raise
+    except Exception as e:  # the user's activation code, or Keras refusing it: recorded, not fatal
+        if len(job.specs) == 1:
+            return [failed_run(job.specs[0], e, trainer.exp.training.engine, backend)]
+        return [res for spec in job.specs
+                for res in _train_isolating_failures(trainer, replace(job, specs=[spec]), on_epoch, backend)]
 
 
 def _now() -> str:

@@ -37,6 +37,8 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "activation": "Activation label (as given in the config).",
     "n": "Number of finished, non-diverged runs (seeds) the statistics use.",
     "n_diverged": "Number of finished runs that diverged (excluded from all statistics).",
+    "n_failed": ("Number of runs that failed with an error (failed in runs.csv; excluded from all statistics, "
+                 "retried by the next run into the same dir)."),
     "n_at_chance": ("Number of the n runs whose test accuracy stayed at chance (at_chance in runs.csv); they are "
                     "included in the mean, which then describes neither the runs that learned nor those that did not."),
     "test_accuracy_mean": "Mean test accuracy (fraction 0..1) over the non-diverged seeds.",
@@ -93,6 +95,11 @@ def diverged_mask(runs: pd.DataFrame) -> pd.Series:
     return _flag(runs, "diverged")
 
 
+def failed_mask(runs: pd.DataFrame) -> pd.Series:
+    """The failed column as booleans; all False when absent (files written before it existed)."""
+    return _flag(runs, "failed")
+
+
 def at_chance_mask(runs: pd.DataFrame) -> pd.Series:
     """The at_chance column as booleans; computed from the dataset registry when absent."""
     if "at_chance" not in runs.columns:
@@ -142,7 +149,7 @@ def summarize(runs: pd.DataFrame, epochs: pd.DataFrame | None = None, baseline: 
         out_rows.extend(rows)
 
     df = pd.DataFrame(out_rows, columns=[*FIXED_SUMMARY_COLUMNS, *[f"{d}_mean" for d in diag]])
-    for col in ("n", "n_diverged", "n_at_chance", "rank"):
+    for col in ("n", "n_diverged", "n_failed", "n_at_chance", "rank"):
         df[col] = df[col].astype("int64")
     df["best"] = df["best"].astype(bool)
     return df.reset_index(drop=True)
@@ -156,6 +163,7 @@ def _typed_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     runs["seed"] = numeric(runs["seed"]).astype("int64")
     runs["at_chance"] = at_chance_mask(runs)
     runs["diverged"] = diverged_mask(runs)
+    runs["failed"] = failed_mask(runs)
     for c in ("test_accuracy", "test_loss", "seconds_per_epoch", "train_seconds"):
         runs[c] = numeric(runs[c]) if c in runs.columns else math.nan
     diag = diagnostic_columns(runs)
@@ -172,18 +180,19 @@ def _curves_of_good_runs(runs: pd.DataFrame, epochs: pd.DataFrame | None) -> pd.
     for k in GROUP_KEYS:
         ep[k] = ep[k].astype(str)
     ep["seed"] = numeric(ep["seed"]).astype("int64")
-    keys = runs.loc[~runs["diverged"], RUN_KEYS].drop_duplicates()
+    keys = runs.loc[~runs["diverged"] & ~runs["failed"], RUN_KEYS].drop_duplicates()
     return curve_stats(ep.merge(keys, on=RUN_KEYS, how="inner"))
 
 
 def _activation_row(mine: pd.DataFrame, diag: list[str], curves: pd.DataFrame | None) -> dict:
     """The statistics of one activation's runs (verdict columns are filled in later)."""
-    ok = mine[~mine["diverged"]]
+    ok = mine[~mine["diverged"] & ~mine["failed"]]
     acc, loss = mean_ci(ok["test_accuracy"]), mean_ci(ok["test_loss"])
     first = mine.iloc[0]
     row = {
         "dataset": first["dataset"], "model": first["model"], "activation": first["activation"],
-        "n": int(len(ok)), "n_diverged": int(len(mine) - len(ok)), "n_at_chance": int(ok["at_chance"].sum()),
+        "n": int(len(ok)), "n_diverged": int(mine["diverged"].sum()), "n_failed": int(mine["failed"].sum()),
+        "n_at_chance": int(ok["at_chance"].sum()),
         "test_accuracy_mean": acc[0], "test_accuracy_std": acc[1],
         "test_accuracy_ci_low": acc[2], "test_accuracy_ci_high": acc[3],
         "test_loss_mean": loss[0], "test_loss_std": loss[1], "test_loss_ci_low": loss[2], "test_loss_ci_high": loss[3],

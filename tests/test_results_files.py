@@ -43,7 +43,7 @@ def test_run_row_and_epoch_rows_carry_the_run_key():
     key = results.RunKey("mnist", "cnn", "relu", 3)
     row = results.run_row("h", key, {"test_accuracy": 0.105, "diverged": False}, 10)
     assert row == {"config_hash": "h", "dataset": "mnist", "model": "cnn", "activation": "relu", "seed": 3,
-                   "test_accuracy": 0.105, "diverged": False, "at_chance": True}
+                   "failed": False, "failure": "", "test_accuracy": 0.105, "diverged": False, "at_chance": True}
     assert not results.run_row("h", key, {"test_accuracy": float("nan"), "diverged": True}, 10)["at_chance"]
     assert results.epoch_rows("h", key, [{"epoch": 1}, {"epoch": 2}])[1] == {**results.key_columns("h", key),
                                                                              "epoch": 2}

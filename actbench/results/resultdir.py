@@ -18,7 +18,7 @@ from ..errors import ResultsError
 from .io import read_epochs, read_metadata, read_runs, write_csv, write_json
 from .lock import OutputLock
 from .schema import (EPOCH_COLUMNS, EPOCHS_FILE, METADATA_FILE, RESULT_FILES, RUN_COLUMNS, RUN_KEYS, RUNS_FILE,
-                     SUMMARY_FILE, RunKey, canonical_epochs, canonical_runs, is_at_chance, key_columns,
+                     SUMMARY_FILE, RunKey, canonical_epochs, describe_key, canonical_runs, is_at_chance, key_columns,
                      order_columns, run_key)
 
 REPORT_DIR = "report"
@@ -26,7 +26,7 @@ REPORT_DIR = "report"
 
 def run_row(config_hash: str, key: RunKey, values: Mapping[str, Any], n_classes: int | None) -> dict[str, Any]:
     """A runs.csv row: the run's keys, the engine's values, and the at_chance flag."""
-    row = {**key_columns(config_hash, key), **values}
+    row = {**key_columns(config_hash, key), "failed": False, "failure": "", **values}
     row["at_chance"] = is_at_chance(values.get("test_accuracy"), n_classes) and not values.get("diverged")
     return row
 
@@ -96,7 +96,14 @@ class ResultDir:
         return dropped
 
     def done_keys(self) -> set[RunKey]:
-        return {run_key(r) for _, r in self.runs.iterrows()}
+        """Runs finished here; a run that failed with an error is not done: the next run retries it."""
+        failed = _failed(self.runs)
+        return {run_key(r) for _, r in self.runs[~failed].iterrows()}
+
+    def failures(self) -> list[str]:
+        """'<run>: <reason>' for each run recorded as failed."""
+        failed = self.runs[_failed(self.runs)]
+        return [f"{describe_key(run_key(r))}: {r.get('failure', '')}" for _, r in failed.iterrows()]
 
     def config_hashes(self) -> list[str]:
         return sorted(self.runs["config_hash"].astype(str).unique()) if len(self.runs) else []
@@ -104,8 +111,14 @@ class ResultDir:
     # ------------------------------------------------------------ writing
 
     def add(self, runs: list[dict[str, Any]], epochs: list[dict[str, Any]]) -> None:
-        """Add finished runs (run_row / epoch_rows) and rewrite runs.csv and epochs.csv."""
-        self.write_rows(_concat(self.runs, pd.DataFrame(runs)), _concat(self.epochs, pd.DataFrame(epochs)))
+        """Add finished runs (run_row / epoch_rows) and rewrite runs.csv and epochs.csv. A retried
+        run's earlier rows (it failed before) are replaced."""
+        old_runs, old_epochs = self.runs, self.epochs
+        if _failed(old_runs).any():
+            new = {run_key(r) for r in runs}
+            old_runs = old_runs[~_has_key(old_runs, new)]
+            old_epochs = old_epochs[~_has_key(old_epochs, new)]
+        self.write_rows(_concat(old_runs, pd.DataFrame(runs)), _concat(old_epochs, pd.DataFrame(epochs)))
 
     def write_rows(self, runs: pd.DataFrame, epochs: pd.DataFrame) -> None:
         """Replace all rows: canonical order, schema column order, epochs.csv before runs.csv."""
@@ -133,6 +146,18 @@ class ResultDir:
 
     def write_metadata(self, metadata: dict) -> None:
         write_json(self.file(METADATA_FILE), metadata)
+
+
+def _failed(runs: pd.DataFrame) -> pd.Series:
+    if "failed" not in runs.columns:
+        return pd.Series(False, index=runs.index)
+    return runs["failed"].astype(str).str.lower().isin(["true", "1"])
+
+
+def _has_key(df: pd.DataFrame, keys: set[RunKey]) -> pd.Series:
+    """Mask of the rows of df that belong to one of the runs `keys`."""
+    cols = [df[k].astype(str) for k in RUN_KEYS[:-1]] + [df["seed"].astype(int)]
+    return pd.Series([k in keys for k in zip(*cols)], index=df.index, dtype=bool)
 
 
 def _concat(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:

@@ -29,7 +29,7 @@ RUN_COLUMNS = [
     "config_hash", *RUN_KEYS, "activation_name", "params", "epochs_run",
     "test_loss", "test_accuracy", "best_val_accuracy", "best_epoch",
     "train_seconds", "seconds_per_epoch", "timing", "test_examples_per_second",
-    "diverged", "diverged_epoch", "at_chance", "engine", "backend",
+    "diverged", "diverged_epoch", "at_chance", "failed", "failure", "engine", "backend",
 ]
 EPOCH_COLUMNS = [
     "config_hash", *RUN_KEYS, "epoch", "loss", "accuracy", "val_loss", "val_accuracy",
@@ -46,10 +46,10 @@ NUMERIC_EPOCH_COLUMNS = ["seed", "epoch", "loss", "accuracy", "val_loss", "val_a
 OPTIONAL_VALUE_COLUMNS = {
     "best_val_accuracy", "best_epoch", "diverged_epoch", "val_loss", "val_accuracy",
     "test_loss", "test_accuracy", "loss", "accuracy", "test_examples_per_second",
-    "seconds_per_epoch",
+    "seconds_per_epoch", "train_seconds", "params",  # unknown for a run that failed (failed = true)
 }
-# true/false columns. at_chance is absent from files written before it existed.
-BOOLEAN_RUN_COLUMNS = ["diverged", "at_chance"]
+# true/false columns. at_chance and failed are absent from files written before they existed.
+BOOLEAN_RUN_COLUMNS = ["diverged", "at_chance", "failed"]
 REQUIRED_RUN_COLUMNS = ["config_hash", *RUN_KEYS, "test_loss", "test_accuracy", "diverged"]
 REQUIRED_EPOCH_COLUMNS = ["config_hash", *RUN_KEYS, "epoch", "loss", "accuracy"]
 
