@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -51,18 +51,19 @@ SELU_SCALE = 1.0507009873554805
 class Activation:
     name: str
     formula: str
-    keras_name: str | None          # keras.activations.<keras_name>, or None for custom code
-    f: Callable | None               # NumPy closed form f(x, **params)
-    df: Callable | None              # NumPy closed form f'(x, **params)
-    params: dict = field(default_factory=dict)   # parameter -> default
-    dead_rule: str = "derivative"    # "zero": output exactly 0; "derivative": |f'| < threshold
-    bounds: tuple | None = None      # (low, high) for bounded functions: saturation is measured
+    keras_name: str | None  # keras.activations.<keras_name>, or None for custom code
+    f: Callable | None  # NumPy closed form f(x, **params)
+    df: Callable | None  # NumPy closed form f'(x, **params)
+    params: dict = field(default_factory=dict)  # parameter -> default
+    dead_rule: str = "derivative"  # "zero": output exactly 0; "derivative": |f'| < threshold
+    bounds: tuple | None = None  # (low, high) for bounded functions: saturation is measured
     learnable: bool = False
     aliases: tuple = ()
 
     def build(self, **params):
         """A Keras callable x -> f(x) with these parameters (not for learnable entries)."""
         import keras
+
         p = {**self.params, **params}
         if self.name == "swish":
             beta = float(p["beta"])
@@ -78,51 +79,143 @@ def _register(a: Activation) -> None:
     REGISTRY[a.name] = a
 
 
-_register(Activation("relu", "max(0, x)", "relu", lambda x: np.maximum(0, x),
-                     lambda x: (x > 0).astype(float), dead_rule="zero"))
-_register(Activation("relu6", "min(max(0, x), 6)", "relu6", lambda x: np.clip(x, 0, 6),
-                     lambda x: ((x > 0) & (x < 6)).astype(float), dead_rule="zero"))
-_register(Activation("leaky_relu", "x if x > 0 else negative_slope * x", "leaky_relu",
-                     lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
-                     lambda x, negative_slope: np.where(x > 0, 1.0, negative_slope),
-                     params={"negative_slope": 0.2}))
-_register(Activation("prelu", "x if x > 0 else a * x, a learned per channel (initial a = 0)", None,
-                     lambda x: np.maximum(0, x), lambda x: (x > 0).astype(float), learnable=True))
-_register(Activation("elu", "x if x > 0 else alpha * (exp(x) - 1)", "elu",
-                     lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
-                     lambda x, alpha: np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))),
-                     params={"alpha": 1.0}))
-_register(Activation("selu", "scale * (x if x > 0 else alpha * (exp(x) - 1)), alpha=1.67326, scale=1.05070",
-                     "selu",
-                     lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))),
-                     lambda x: SELU_SCALE * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0)))))
-_register(Activation("gelu", "x * Phi(x) (exact, erf form)", "gelu",
-                     lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))),
-                     lambda x: 0.5 * (1 + _erf(x / math.sqrt(2))) + x * _phi(x)))
-_register(Activation("silu", "x * sigmoid(x)", "silu",
-                     lambda x: x * _sigmoid(x),
-                     lambda x: _sigmoid(x) * (1 + x * (1 - _sigmoid(x)))))
-_register(Activation("swish", "x * sigmoid(beta * x)", None,
-                     lambda x, beta: x * _sigmoid(beta * x),
-                     lambda x, beta: _sigmoid(beta * x) + beta * x * _sigmoid(beta * x) * (1 - _sigmoid(beta * x)),
-                     params={"beta": 1.0}))
-_register(Activation("mish", "x * tanh(softplus(x))", "mish",
-                     lambda x: x * np.tanh(_softplus(x)),
-                     lambda x: np.tanh(_softplus(x)) + x * _sigmoid(x) * (1 - np.tanh(_softplus(x)) ** 2)))
+_register(
+    Activation(
+        "relu", "max(0, x)", "relu", lambda x: np.maximum(0, x), lambda x: (x > 0).astype(float), dead_rule="zero"
+    )
+)
+_register(
+    Activation(
+        "relu6",
+        "min(max(0, x), 6)",
+        "relu6",
+        lambda x: np.clip(x, 0, 6),
+        lambda x: ((x > 0) & (x < 6)).astype(float),
+        dead_rule="zero",
+    )
+)
+_register(
+    Activation(
+        "leaky_relu",
+        "x if x > 0 else negative_slope * x",
+        "leaky_relu",
+        lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
+        lambda x, negative_slope: np.where(x > 0, 1.0, negative_slope),
+        params={"negative_slope": 0.2},
+    )
+)
+_register(
+    Activation(
+        "prelu",
+        "x if x > 0 else a * x, a learned per channel (initial a = 0)",
+        None,
+        lambda x: np.maximum(0, x),
+        lambda x: (x > 0).astype(float),
+        learnable=True,
+    )
+)
+_register(
+    Activation(
+        "elu",
+        "x if x > 0 else alpha * (exp(x) - 1)",
+        "elu",
+        lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
+        lambda x, alpha: np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))),
+        params={"alpha": 1.0},
+    )
+)
+_register(
+    Activation(
+        "selu",
+        "scale * (x if x > 0 else alpha * (exp(x) - 1)), alpha=1.67326, scale=1.05070",
+        "selu",
+        lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))),
+        lambda x: SELU_SCALE * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0))),
+    )
+)
+_register(
+    Activation(
+        "gelu",
+        "x * Phi(x) (exact, erf form)",
+        "gelu",
+        lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))),
+        lambda x: 0.5 * (1 + _erf(x / math.sqrt(2))) + x * _phi(x),
+    )
+)
+_register(
+    Activation(
+        "silu", "x * sigmoid(x)", "silu", lambda x: x * _sigmoid(x), lambda x: _sigmoid(x) * (1 + x * (1 - _sigmoid(x)))
+    )
+)
+_register(
+    Activation(
+        "swish",
+        "x * sigmoid(beta * x)",
+        None,
+        lambda x, beta: x * _sigmoid(beta * x),
+        lambda x, beta: _sigmoid(beta * x) + beta * x * _sigmoid(beta * x) * (1 - _sigmoid(beta * x)),
+        params={"beta": 1.0},
+    )
+)
+_register(
+    Activation(
+        "mish",
+        "x * tanh(softplus(x))",
+        "mish",
+        lambda x: x * np.tanh(_softplus(x)),
+        lambda x: np.tanh(_softplus(x)) + x * _sigmoid(x) * (1 - np.tanh(_softplus(x)) ** 2),
+    )
+)
 _register(Activation("softplus", "log(1 + exp(x))", "softplus", _softplus, _sigmoid))
-_register(Activation("softsign", "x / (1 + |x|)", "softsign",
-                     lambda x: x / (1 + np.abs(x)), lambda x: 1 / (1 + np.abs(x)) ** 2, bounds=(-1.0, 1.0)))
-_register(Activation("sigmoid", "1 / (1 + exp(-x))", "sigmoid", _sigmoid,
-                     lambda x: _sigmoid(x) * (1 - _sigmoid(x)), bounds=(0.0, 1.0)))
+_register(
+    Activation(
+        "softsign",
+        "x / (1 + |x|)",
+        "softsign",
+        lambda x: x / (1 + np.abs(x)),
+        lambda x: 1 / (1 + np.abs(x)) ** 2,
+        bounds=(-1.0, 1.0),
+    )
+)
+_register(
+    Activation(
+        "sigmoid",
+        "1 / (1 + exp(-x))",
+        "sigmoid",
+        _sigmoid,
+        lambda x: _sigmoid(x) * (1 - _sigmoid(x)),
+        bounds=(0.0, 1.0),
+    )
+)
 _register(Activation("tanh", "tanh(x)", "tanh", np.tanh, lambda x: 1 - np.tanh(x) ** 2, bounds=(-1.0, 1.0)))
-_register(Activation("hard_sigmoid", "relu6(x + 3) / 6", "hard_sigmoid",
-                     lambda x: np.clip(x + 3, 0, 6) / 6, lambda x: ((x > -3) & (x < 3)) / 6.0,
-                     bounds=(0.0, 1.0)))
-_register(Activation("hard_silu", "x * relu6(x + 3) / 6", "hard_silu",
-                     lambda x: x * np.clip(x + 3, 0, 6) / 6,
-                     lambda x: np.where(x <= -3, 0.0, np.where(x >= 3, 1.0, (2 * x + 3) / 6))))
-_register(Activation("linear", "x (no nonlinearity: a control)", "linear",
-                     lambda x: np.asarray(x, dtype=float), lambda x: np.ones_like(x, dtype=float)))
+_register(
+    Activation(
+        "hard_sigmoid",
+        "relu6(x + 3) / 6",
+        "hard_sigmoid",
+        lambda x: np.clip(x + 3, 0, 6) / 6,
+        lambda x: ((x > -3) & (x < 3)) / 6.0,
+        bounds=(0.0, 1.0),
+    )
+)
+_register(
+    Activation(
+        "hard_silu",
+        "x * relu6(x + 3) / 6",
+        "hard_silu",
+        lambda x: x * np.clip(x + 3, 0, 6) / 6,
+        lambda x: np.where(x <= -3, 0.0, np.where(x >= 3, 1.0, (2 * x + 3) / 6)),
+    )
+)
+_register(
+    Activation(
+        "linear",
+        "x (no nonlinearity: a control)",
+        "linear",
+        lambda x: np.asarray(x, dtype=float),
+        lambda x: np.ones_like(x, dtype=float),
+    )
+)
 
 ALIASES = {"swish_beta": "swish", "lrelu": "leaky_relu", "hard_swish": "hard_silu", "identity": "linear"}
 
@@ -139,8 +232,10 @@ def get(name: str) -> Activation:
     name = ALIASES.get(name, name)
     if name in REGISTRY:
         return REGISTRY[name]
-    raise ActivationSpecError(f"unknown activation '{name}'{did_you_mean(name, names() + list(ALIASES))}; "
-                              f"valid: {', '.join(names())}, or 'module:function' for your own")
+    raise ActivationSpecError(
+        f"unknown activation '{name}'{did_you_mean(name, names() + list(ALIASES))}; "
+        f"valid: {', '.join(names())}, or 'module:function' for your own"
+    )
 
 
 def check_entry(name: str, params: dict) -> None:
@@ -148,15 +243,18 @@ def check_entry(name: str, params: dict) -> None:
     numeric parameters, or a well-formed 'module:function' (imported later, see custom_activations)."""
     if is_custom(name):
         if not CUSTOM_PATTERN.fullmatch(name):
-            raise ActivationSpecError(f"custom activation '{name}' must look like 'module:function' "
-                                      "(e.g. 'myacts:cube' for the function cube in myacts.py)")
+            raise ActivationSpecError(
+                f"custom activation '{name}' must look like 'module:function' "
+                "(e.g. 'myacts:cube' for the function cube in myacts.py)"
+            )
         return
     entry = get(name)
     unknown = sorted(set(params) - set(entry.params))
     if unknown:
         allowed = ", ".join(entry.params) or "none"
-        raise ActivationSpecError(f"activation '{name}' has no parameter(s) {', '.join(unknown)}; "
-                                  f"its parameters: {allowed}")
+        raise ActivationSpecError(
+            f"activation '{name}' has no parameter(s) {', '.join(unknown)}; its parameters: {allowed}"
+        )
     for key, value in params.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             shown = str(value).lower() if isinstance(value, bool) else repr(value)
@@ -188,9 +286,11 @@ def keras_activation(name: str, params: dict):
     entry = get(name)
     if entry.learnable:
         import keras
+
         # One slope per channel, shared over the spatial axes (as in He et al. 2015).
         return None, lambda layer_name, rank: keras.layers.PReLU(
-            shared_axes=[1, 2] if rank == 4 else None, name=layer_name)
+            shared_axes=[1, 2] if rank == 4 else None, name=layer_name
+        )
     return entry.build(**params), None
 
 
@@ -199,14 +299,16 @@ def describe() -> list[dict]:
     rows = []
     for name in names():
         a = REGISTRY[name]
-        rows.append({
-            "name": name,
-            "formula": a.formula,
-            "parameters": ", ".join(f"{k}={v}" for k, v in a.params.items()) or "-",
-            "dead_rule": "output == 0" if a.dead_rule == "zero" else "|f'| < threshold",
-            "bounded": f"[{a.bounds[0]:g}, {a.bounds[1]:g}]" if a.bounds else "-",
-            "aliases": ", ".join(k for k, v in ALIASES.items() if v == name) or "-",
-        })
+        rows.append(
+            {
+                "name": name,
+                "formula": a.formula,
+                "parameters": ", ".join(f"{k}={v}" for k, v in a.params.items()) or "-",
+                "dead_rule": "output == 0" if a.dead_rule == "zero" else "|f'| < threshold",
+                "bounded": f"[{a.bounds[0]:g}, {a.bounds[1]:g}]" if a.bounds else "-",
+                "aliases": ", ".join(k for k, v in ALIASES.items() if v == name) or "-",
+            }
+        )
     return rows
 
 
@@ -229,6 +331,7 @@ def plot_shapes(specs: list[tuple[str, str, dict]], path: str | Path) -> Path:
     evaluated (and differentiated numerically) for custom code.
     """
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -238,6 +341,7 @@ def plot_shapes(specs: list[tuple[str, str, dict]], path: str | Path) -> Path:
         f, df = closed_form(name, params)
         if f is None:
             import keras
+
             fn, _ = keras_activation(name, params)
             y = np.asarray(keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(x.astype("float32")))))
             dy = np.gradient(y, x)

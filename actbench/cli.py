@@ -10,16 +10,19 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
 from . import __version__
 from .errors import ActbenchError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Benchmark activation functions in Keras CNNs: reproducible grids over datasets, "
-                       "activations and seeds, honest statistics, CI-ready comparisons.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Benchmark activation functions in Keras CNNs: reproducible grids over datasets, "
+    "activations and seeds, honest statistics, CI-ready comparisons.",
+)
 
 
 def _version(value: bool):
@@ -29,21 +32,27 @@ def _version(value: bool):
 
 
 @app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                      help="Show the version and exit.")):
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+):
     """actbench: compare activation functions in Keras CNNs."""
 
 
 def user_errors(fn):
     """Turn user mistakes into one clear message and exit code 2 (no traceback)."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from . import render
+
         try:
             return fn(*args, **kwargs)
         except ActbenchError as e:
             render.error(str(e))
-            raise typer.Exit(e.exit_code)
+            raise typer.Exit(e.exit_code) from None
+
     return wrapper
 
 
@@ -51,36 +60,61 @@ def user_errors(fn):
 @user_errors
 def run(
     config: Path = typer.Argument(..., help="Experiment YAML file."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Delete results already in the output dir and start over."),
-    resume: bool = typer.Option(True, "--resume/--no-resume",
-                                help="Skip runs already complete in the output dir (default); --no-resume refuses to run into a dir with results."),
-    shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N", help="Run only shard K of N of the run list (1-based)."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Output dir (overrides output.dir)."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Dir with local dataset files (overrides data_dir and ACTBENCH_DATA_DIR)."),
-    verify_data: Optional[bool] = typer.Option(None, "--verify-data/--no-verify-data",
-                                               help="Check dataset checksums (default: the config's data_verify, true)."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="packed or sequential (overrides training.engine)."),
-    offline: Optional[bool] = typer.Option(None, "--offline", help="Never download a missing dataset "
-                                                                   "(default: ACTBENCH_OFFLINE, else download)."),
-    data_mirror: Optional[str] = typer.Option(None, "--data-mirror", metavar="URL",
-                                              help="Download missing datasets from this base URL (same file names; "
-                                                   "overrides ACTBENCH_DATA_MIRROR)."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Delete results already in the output dir and start over."
+    ),
+    resume: bool = typer.Option(
+        True,
+        "--resume/--no-resume",
+        help="Skip runs already complete in the output dir (default); "
+        "--no-resume refuses to run into a dir with results.",
+    ),
+    shard: str | None = typer.Option(
+        None, "--shard", metavar="K/N", help="Run only shard K of N of the run list (1-based)."
+    ),
+    output: str | None = typer.Option(None, "--output", "-o", help="Output dir (overrides output.dir)."),
+    data_dir: str | None = typer.Option(
+        None, "--data-dir", help="Dir with local dataset files (overrides data_dir and ACTBENCH_DATA_DIR)."
+    ),
+    verify_data: bool | None = typer.Option(
+        None,
+        "--verify-data/--no-verify-data",
+        help="Check dataset checksums (default: the config's data_verify, true).",
+    ),
+    engine: str | None = typer.Option(None, "--engine", help="packed or sequential (overrides training.engine)."),
+    offline: bool | None = typer.Option(
+        None, "--offline", help="Never download a missing dataset (default: ACTBENCH_OFFLINE, else download)."
+    ),
+    data_mirror: str | None = typer.Option(
+        None,
+        "--data-mirror",
+        metavar="URL",
+        help="Download missing datasets from this base URL (same file names; overrides ACTBENCH_DATA_MIRROR).",
+    ),
     report: bool = typer.Option(False, "--report", help="Write the markdown report and plots at the end."),
 ):
     """Train the grid of a config and write runs.csv, epochs.csv, summary.csv, metadata.json.
 
     Example: actbench run configs/quickstart.yaml
     """
-    from . import config as config_module, custom_activations, datasets, plan, render
+    from . import config as config_module
+    from . import custom_activations, datasets, plan, render
     from .runner import Interrupted, RunOptions, resume_hint, run_experiment
 
     if engine is not None and engine not in ("packed", "sequential"):
         raise typer.BadParameter("must be packed or sequential", param_hint="--engine")
     exp = config_module.load(config)
     custom_activations.check_behaviour(exp, config)  # before run_experiment writes anything
-    opts = RunOptions(overwrite=overwrite, resume=resume, shard=plan.parse_shard(shard), data_dir=data_dir,
-                      verify_data=verify_data, engine=engine, output_dir=output,
-                      data_fetch=datasets.FetchPolicy.resolve(offline, data_mirror, render.DownloadProgress()))
+    opts = RunOptions(
+        overwrite=overwrite,
+        resume=resume,
+        shard=plan.parse_shard(shard),
+        data_dir=data_dir,
+        verify_data=verify_data,
+        engine=engine,
+        output_dir=output,
+        data_fetch=datasets.FetchPolicy.resolve(offline, data_mirror, render.DownloadProgress()),
+    )
     reporter = render.reporter_for_terminal()
     try:
         outcome = run_experiment(exp, opts, reporter)
@@ -88,37 +122,45 @@ def run(
         if hasattr(reporter, "stop"):
             reporter.stop()
         render.error(f"interrupted by {e}; finished runs are saved. Resume with:\n  {resume_hint(str(config), opts)}")
-        raise typer.Exit(e.exit_code)
+        raise typer.Exit(e.exit_code) from None
     except ActbenchError:
         if hasattr(reporter, "stop"):
             reporter.stop()
         raise
     if report:
         from .report import write_report
+
         paths = write_report(outcome.output_dir)
         render.info(f"report: {paths[0]}")
     if outcome.failed:
-        render.error(f"{len(outcome.failed)} run(s) failed with an error (recorded in runs.csv as failed; "
-                     "the next run into this dir retries them):\n  " + "\n  ".join(outcome.failed))
+        render.error(
+            f"{len(outcome.failed)} run(s) failed with an error (recorded in runs.csv as failed; "
+            "the next run into this dir retries them):\n  " + "\n  ".join(outcome.failed)
+        )
         raise typer.Exit(1)
 
 
 @app.command()
 @user_errors
-def validate(config: Path = typer.Argument(..., help="Experiment YAML file."),
-             shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N", help="Show only shard K of N.")):
+def validate(
+    config: Path = typer.Argument(..., help="Experiment YAML file."),
+    shard: str | None = typer.Option(None, "--shard", metavar="K/N", help="Show only shard K of N."),
+):
     """Check a config and print the expanded run plan, without training.
 
     Example: actbench validate configs/mnist.yaml
     """
-    from . import config as config_module, custom_activations, plan, render
+    from . import config as config_module
+    from . import custom_activations, plan, render
 
     exp = config_module.load(config)
     custom_activations.check_behaviour(exp, config)
     k_n = plan.parse_shard(shard)
     outline = plan.outline(plan.shard(plan.expand(exp), *k_n)) if k_n else plan.outline_grid(exp)
-    render.info(f"{config}: valid (config hash {exp.config_hash()}, output {exp.output_dir}, "
-                f"engine {exp.training.engine}, backend {exp.backend}, baseline {exp.baseline or '-'})")
+    render.info(
+        f"{config}: valid (config hash {exp.config_hash()}, output {exp.output_dir}, "
+        f"engine {exp.training.engine}, backend {exp.backend}, baseline {exp.baseline or '-'})"
+    )
     _render_outline(outline)
 
 
@@ -129,19 +171,25 @@ def _render_outline(outline) -> None:
         shown = ", ".join(f"{value} {n}" for value, n in list(counts.items())[:12])
         more = f", ... ({len(counts) - 12} more)" if len(counts) > 12 else ""
         render.info(f"runs per {field_name}: {shown}{more}")
-    rows = [{"#": i, "dataset": r.dataset, "model": r.model, "activation": r.activation, "seed": r.seed}
-            for i, r in outline.head]
+    rows = [
+        {"#": i, "dataset": r.dataset, "model": r.model, "activation": r.activation, "seed": r.seed}
+        for i, r in outline.head
+    ]
     if outline.tail:
         rows.append({"#": "...", "dataset": "", "model": "", "activation": "", "seed": ""})
-        rows += [{"#": i, "dataset": r.dataset, "model": r.model, "activation": r.activation, "seed": r.seed}
-                 for i, r in outline.tail]
+        rows += [
+            {"#": i, "dataset": r.dataset, "model": r.model, "activation": r.activation, "seed": r.seed}
+            for i, r in outline.tail
+        ]
     render.render_rows(f"{outline.total} runs", rows)
 
 
 @app.command("activations")
 @user_errors
-def activations_cmd(plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of f and f' on [-5, 5]."),
-                    names: Optional[List[str]] = typer.Argument(None, help="Activations to plot (default: all).")):
+def activations_cmd(
+    plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of f and f' on [-5, 5]."),
+    names: list[str] | None = typer.Argument(None, help="Activations to plot (default: all)."),
+):
     """List the registered activations with their formulas and parameters.
 
     Example: actbench activations --plot shapes.png relu elu gelu
@@ -156,7 +204,7 @@ def activations_cmd(plot: Optional[Path] = typer.Option(None, "--plot", help="Wr
                 activations.validate(name, {})
             except activations.ActivationSpecError as e:
                 raise ActbenchError(f"activations --plot: {e}") from None
-        specs = [(name, name, {}) for name in chosen]
+        specs: list[tuple[str, str, dict]] = [(name, name, {}) for name in chosen]
         render.info(f"plot: {activations.plot_shapes(specs, plot)}")
 
 
@@ -166,10 +214,13 @@ app.add_typer(datasets_app, name="datasets")
 
 @datasets_app.callback(invoke_without_command=True)
 @user_errors
-def datasets_cmd(ctx: typer.Context,
-                 data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Dir with local dataset files."),
-                 verbose: bool = typer.Option(False, "--verbose", "-v", help="Add shapes, descriptions, files "
-                                                                             "and every place looked in.")):
+def datasets_cmd(
+    ctx: typer.Context,
+    data_dir: str | None = typer.Option(None, "--data-dir", help="Dir with local dataset files."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Add shapes, descriptions, files and every place looked in."
+    ),
+):
     """List the datasets, whether each is on this machine and where from; `datasets fetch` downloads them.
 
     Example: actbench datasets --verbose
@@ -185,18 +236,23 @@ def datasets_cmd(ctx: typer.Context,
 
 @datasets_app.command("fetch")
 @user_errors
-def datasets_fetch(names: Optional[List[str]] = typer.Argument(None, help="Datasets to download."),
-                   config: Optional[Path] = typer.Option(None, "--config", help="Fetch the datasets this config uses."),
-                   data_dir: Optional[str] = typer.Option(None, "--data-dir",
-                                                          help="Dir with local dataset files (not fetched again)."),
-                   data_mirror: Optional[str] = typer.Option(None, "--data-mirror", metavar="URL",
-                                                             help="Download from this base URL instead of the "
-                                                                  "official origins (same file names).")):
+def datasets_fetch(
+    names: list[str] | None = typer.Argument(None, help="Datasets to download."),
+    config: Path | None = typer.Option(None, "--config", help="Fetch the datasets this config uses."),
+    data_dir: str | None = typer.Option(None, "--data-dir", help="Dir with local dataset files (not fetched again)."),
+    data_mirror: str | None = typer.Option(
+        None,
+        "--data-mirror",
+        metavar="URL",
+        help="Download from this base URL instead of the official origins (same file names).",
+    ),
+):
     """Download datasets into the Keras cache ahead of time (CI cache steps, air-gapped preparation).
 
     Example: actbench datasets fetch --config configs/mnist.yaml
     """
-    from . import config as config_module, datasets, render
+    from . import config as config_module
+    from . import datasets, render
 
     wanted = list(names or [])
     if config is not None:
@@ -214,9 +270,12 @@ def datasets_fetch(names: Optional[List[str]] = typer.Argument(None, help="Datas
 def compare(
     base: Path = typer.Argument(..., help="Base result dir (or its runs.csv)."),
     candidate: Path = typer.Argument(..., help="Candidate result dir (or its runs.csv)."),
-    max_drop: float = typer.Option(0.01, "--max-drop", help="Largest tolerated drop in mean test accuracy (absolute, 0.01 = 1 point)."),
-    alpha: float = typer.Option(0.05, "--alpha",
-                                help="Family-wise significance level (Holm across the compared rows)."),
+    max_drop: float = typer.Option(
+        0.01, "--max-drop", help="Largest tolerated drop in mean test accuracy (absolute, 0.01 = 1 point)."
+    ),
+    alpha: float = typer.Option(
+        0.05, "--alpha", help="Family-wise significance level (Holm across the compared rows)."
+    ),
     fmt: str = typer.Option("table", "--format", help="table, markdown, csv or json."),
 ):
     """Compare two result sets; exit 1 when accuracy regressed beyond max-drop and noise.
@@ -224,7 +283,8 @@ def compare(
     Example: actbench compare results/reference/quickstart results/quickstart --format markdown >> $GITHUB_STEP_SUMMARY
     """
     from . import render
-    from .compare import compare as compare_sets, format_comparison
+    from .compare import compare as compare_sets
+    from .compare import format_comparison
     from .results import read_result_set
 
     if fmt not in ("table", "markdown", "csv", "json"):
@@ -241,8 +301,10 @@ def compare(
 
 @app.command()
 @user_errors
-def merge(dirs: List[Path] = typer.Argument(..., help="Result dirs to combine (shards or machines)."),
-          output: Path = typer.Option(..., "--output", "-o", help="Dir to write the merged results into.")):
+def merge(
+    dirs: list[Path] = typer.Argument(..., help="Result dirs to combine (shards or machines)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Dir to write the merged results into."),
+):
     """Combine result dirs of one config into one and rebuild summary.csv.
 
     Example: actbench merge shard-1 shard-2 shard-3 -o results/merged
@@ -251,14 +313,18 @@ def merge(dirs: List[Path] = typer.Argument(..., help="Result dirs to combine (s
     from .merge import merge_dirs
 
     rep = merge_dirs(dirs, output)
-    render.info(f"merged {len(dirs)} dirs into {output}: {rep.runs_out} runs "
-                f"({rep.exact_duplicates_dropped} exact duplicates dropped)")
+    render.info(
+        f"merged {len(dirs)} dirs into {output}: {rep.runs_out} runs "
+        f"({rep.exact_duplicates_dropped} exact duplicates dropped)"
+    )
 
 
 @app.command()
 @user_errors
-def report(result_dir: Path = typer.Argument(..., help="Result dir."),
-           output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write (default RESULT_DIR/report).")):
+def report(
+    result_dir: Path = typer.Argument(..., help="Result dir."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Where to write (default RESULT_DIR/report)."),
+):
     """Write a markdown report and PNG plots for a result dir.
 
     Example: actbench report results/quickstart
@@ -276,15 +342,17 @@ def entry() -> None:
     At interpreter exit TensorFlow spends 1-1.5 s tearing down graphs and thread pools,
     after every result file is already on disk (written, fsynced, renamed, lock released),
     so once output is flushed the process ends with os._exit instead."""
+    status: str | int | None = 0
     try:
         app()
-        code = 0
     except SystemExit as e:
-        code = e.code
-    if not isinstance(code, int):
-        if code is not None:
-            print(code, file=sys.stderr)
-        code = 0 if code is None else 1
+        status = e.code
+    if isinstance(status, int):
+        code = status
+    else:
+        if status is not None:
+            print(status, file=sys.stderr)
+        code = 0 if status is None else 1
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -40,8 +40,22 @@ from .significance import NO_TEST, PAIRED, TestResult, compare_by_seed, holm, mi
 from .stats import at_chance_mask, diverged_mask, numeric
 
 COMPARE_COLUMNS = [
-    *GROUP_KEYS, "test", "base_n", "cand_n", "base_at_chance", "cand_at_chance", "base_mean", "cand_mean",
-    "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "min_detectable_drop", "verdict", "regression",
+    *GROUP_KEYS,
+    "test",
+    "base_n",
+    "cand_n",
+    "base_at_chance",
+    "cand_at_chance",
+    "base_mean",
+    "cand_mean",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "p_value",
+    "p_holm",
+    "min_detectable_drop",
+    "verdict",
+    "regression",
 ]
 FORMATS = ("markdown", "csv", "json")
 
@@ -55,7 +69,7 @@ class Comparison:
     alpha: float = 0.05
     base_source: str = ""
     cand_source: str = ""
-    n_tested: int = 0          # rows with a test: Holm's m
+    n_tested: int = 0  # rows with a test: Holm's m
 
     @property
     def n_regressions(self) -> int:
@@ -71,8 +85,8 @@ class Comparison:
 class _Side:
     """One (dataset, model, activation) of one side."""
 
-    accuracy: dict[int, float]      # seed -> test accuracy of the non-diverged runs
-    numbers: dict[int, tuple]       # seed -> (diverged, test accuracy, test loss) of every run
+    accuracy: dict[int, float]  # seed -> test accuracy of the non-diverged runs
+    numbers: dict[int, tuple]  # seed -> (diverged, test accuracy, test loss) of every run
     at_chance: int
 
     @property
@@ -104,14 +118,32 @@ def compare(base: ResultSet, cand: ResultSet, max_drop: float = 0.01, alpha: flo
     for k in common:
         bs, cs = sides[k]
         exact = not setup_warnings and bs.numbers == cs.numbers
-        rows.append(_row(k, bs, cs, tests[k], p_holm.get(k, math.nan), min_detectable_drop(tests[k], level),
-                         exact, max_drop, alpha))
+        rows.append(
+            _row(
+                k,
+                bs,
+                cs,
+                tests[k],
+                p_holm.get(k, math.nan),
+                min_detectable_drop(tests[k], level),
+                exact,
+                max_drop,
+                alpha,
+            )
+        )
     df = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
     df["regression"] = df["regression"].astype(bool)
     warnings += _power_warning(df, max_drop, alpha, len(tested))
-    return Comparison(rows=df, warnings=warnings, regressed=bool(df["regression"].any()), max_drop=max_drop,
-                      alpha=alpha, base_source=str(base.source), cand_source=str(cand.source),
-                      n_tested=len(tested))
+    return Comparison(
+        rows=df,
+        warnings=warnings,
+        regressed=bool(df["regression"].any()),
+        max_drop=max_drop,
+        alpha=alpha,
+        base_source=str(base.source),
+        cand_source=str(cand.source),
+        n_tested=len(tested),
+    )
 
 
 def _typed(rs: ResultSet) -> pd.DataFrame:
@@ -129,10 +161,15 @@ def _typed(rs: ResultSet) -> pd.DataFrame:
 def _side(runs: pd.DataFrame, key: tuple) -> _Side:
     mine = runs[(runs[GROUP_KEYS] == pd.Series(key, index=GROUP_KEYS)).all(axis=1)]
     ok = mine[~mine["diverged"] & np.isfinite(mine["test_accuracy"].to_numpy(dtype=float))]
-    numbers = {int(r.seed): (bool(r.diverged), _rounded(r.test_accuracy), _rounded(r.test_loss))
-               for r in mine.itertuples(index=False)}
-    return _Side(accuracy=dict(zip(ok["seed"].astype(int), ok["test_accuracy"].astype(float))),
-                 numbers=numbers, at_chance=int(ok["at_chance"].sum()))
+    numbers = {
+        int(r.seed): (bool(r.diverged), _rounded(r.test_accuracy), _rounded(r.test_loss))
+        for r in mine.itertuples(index=False)
+    }
+    return _Side(
+        accuracy=dict(zip(ok["seed"].astype(int), ok["test_accuracy"].astype(float))),
+        numbers=numbers,
+        at_chance=int(ok["at_chance"].sum()),
+    )
 
 
 def _rounded(x) -> float | None:
@@ -140,8 +177,17 @@ def _rounded(x) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else float(x)
 
 
-def _row(key: tuple, bs: _Side, cs: _Side, t: TestResult, p_holm: float, mdd: float, exact: bool,
-         max_drop: float, alpha: float) -> dict:
+def _row(
+    key: tuple,
+    bs: _Side,
+    cs: _Side,
+    t: TestResult,
+    p_holm: float,
+    mdd: float,
+    exact: bool,
+    max_drop: float,
+    alpha: float,
+) -> dict:
     used = sorted(set(bs.accuracy) & set(cs.accuracy)) if t.test == PAIRED else None
     bvals = [bs.accuracy[s] for s in used] if used is not None else list(bs.accuracy.values())
     cvals = [cs.accuracy[s] for s in used] if used is not None else list(cs.accuracy.values())
@@ -159,12 +205,24 @@ def _row(key: tuple, bs: _Side, cs: _Side, t: TestResult, p_holm: float, mdd: fl
         regression = diff < -max_drop
         verdict = "worse" if regression else ("better" if diff > max_drop else "same")
     return {
-        "dataset": key[0], "model": key[1], "activation": key[2], "test": t.test, "base_n": len(bvals),
-        "cand_n": len(cvals), "base_at_chance": bs.at_chance, "cand_at_chance": cs.at_chance,
+        "dataset": key[0],
+        "model": key[1],
+        "activation": key[2],
+        "test": t.test,
+        "base_n": len(bvals),
+        "cand_n": len(cvals),
+        "base_at_chance": bs.at_chance,
+        "cand_at_chance": cs.at_chance,
         "base_mean": float(np.mean(bvals)) if bvals else math.nan,
-        "cand_mean": float(np.mean(cvals)) if cvals else math.nan, "diff": diff, "diff_ci_low": t.ci_low,
-        "diff_ci_high": t.ci_high, "p_value": t.p_value, "p_holm": p_holm, "min_detectable_drop": mdd,
-        "verdict": verdict, "regression": bool(regression),
+        "cand_mean": float(np.mean(cvals)) if cvals else math.nan,
+        "diff": diff,
+        "diff_ci_low": t.ci_low,
+        "diff_ci_high": t.ci_high,
+        "p_value": t.p_value,
+        "p_holm": p_holm,
+        "min_detectable_drop": mdd,
+        "verdict": verdict,
+        "regression": bool(regression),
     }
 
 
@@ -178,8 +236,11 @@ def _version_warnings(base: ResultSet, cand: ResultSet) -> list[str]:
     out = []
     bv = base.metadata.get("versions") or {}
     cv = cand.metadata.get("versions") or {}
-    diffs = [f"{lib} {cv.get(lib, 'absent')} vs {bv.get(lib, 'absent')}"
-             for lib in sorted(set(bv) | set(cv)) if str(bv.get(lib)) != str(cv.get(lib))]
+    diffs = [
+        f"{lib} {cv.get(lib, 'absent')} vs {bv.get(lib, 'absent')}"
+        for lib in sorted(set(bv) | set(cv))
+        if str(bv.get(lib)) != str(cv.get(lib))
+    ]
     if diffs:
         out.append("Library versions differ (candidate vs base): " + ", ".join(diffs) + ".")
     bb, cb = base.metadata.get("backend"), cand.metadata.get("backend")
@@ -193,8 +254,9 @@ def _setup_warnings(base: ResultSet, cand: ResultSet) -> list[str]:
     out = []
     bh, ch = base.config_hashes, cand.config_hashes
     if bh != ch:
-        out.append(f"Config hashes differ: base {', '.join(bh)} vs candidate {', '.join(ch)}; "
-                   "the runs may not be comparable.")
+        out.append(
+            f"Config hashes differ: base {', '.join(bh)} vs candidate {', '.join(ch)}; the runs may not be comparable."
+        )
     return out + _version_warnings(base, cand)
 
 
@@ -210,8 +272,14 @@ def _coverage_warnings(bkeys: list[tuple], ckeys: list[tuple], b: pd.DataFrame, 
     for name, df in (("base", b), ("candidate", c)):
         nd = int(df["diverged"].sum())
         if nd:
-            which = ", ".join(sorted({f"{_label(k)} seed {s}" for *k, s in
-                                      df.loc[df["diverged"], [*GROUP_KEYS, "seed"]].itertuples(index=False)}))
+            which = ", ".join(
+                sorted(
+                    {
+                        f"{_label(k)} seed {s}"
+                        for *k, s in df.loc[df["diverged"], [*GROUP_KEYS, "seed"]].itertuples(index=False)
+                    }
+                )
+            )
             out.append(f"{nd} diverged run(s) in {name} excluded from the comparison: {which}.")
     return out
 
@@ -222,12 +290,17 @@ def _seed_warnings(sides: dict[tuple, tuple[_Side, _Side]]) -> list[str]:
     for key, (bs, cs) in sides.items():
         common = set(bs.accuracy) & set(cs.accuracy)
         if len(common) >= 2 and common != set(bs.accuracy) | set(cs.accuracy):
-            only = [f"{side} only: seed(s) {', '.join(map(str, sorted(set(s.accuracy) - common)))}"
-                    for side, s in (("base", bs), ("candidate", cs)) if set(s.accuracy) - common]
+            only = [
+                f"{side} only: seed(s) {', '.join(map(str, sorted(set(s.accuracy) - common)))}"
+                for side, s in (("base", bs), ("candidate", cs))
+                if set(s.accuracy) - common
+            ]
             out.append(f"{_label(key)}: paired on {len(common)} common seeds; left out ({'; '.join(only)}).")
         if cs.at_chance > bs.at_chance:
-            out.append(f"{_label(key)}: {cs.at_chance} of {cs.n} candidate run(s) stayed at chance "
-                       f"(base {bs.at_chance} of {bs.n}).")
+            out.append(
+                f"{_label(key)}: {cs.at_chance} of {cs.n} candidate run(s) stayed at chance "
+                f"(base {bs.at_chance} of {bs.n})."
+            )
     return out
 
 
@@ -240,12 +313,15 @@ def _power_warning(rows: pd.DataFrame, max_drop: float, alpha: float, m: int) ->
     n = int(min(worst["base_n"], worst["cand_n"]))
     kind = "paired seeds" if worst["test"] == PAIRED else "seeds per side"
     others = f" ({len(weak) - 1} other row(s) too)" if len(weak) > 1 else ""
-    return [f"{n} {kind} cannot reliably detect drops under {100 * worst['min_detectable_drop']:.2f} points "
-            f"({_label((worst['dataset'], worst['model'], worst['activation']))}{others}; 80% power at alpha "
-            f"{alpha:g}/{m}), above --max-drop {100 * max_drop:.2f}: add seeds."]
+    return [
+        f"{n} {kind} cannot reliably detect drops under {100 * worst['min_detectable_drop']:.2f} points "
+        f"({_label((worst['dataset'], worst['model'], worst['activation']))}{others}; 80% power at alpha "
+        f"{alpha:g}/{m}), above --max-drop {100 * max_drop:.2f}: add seeds."
+    ]
 
 
 # ---------------------------------------------------------------- formatting
+
 
 def format_comparison(cmp: Comparison, fmt: str = "markdown") -> str:
     """Render a Comparison as 'markdown' (for $GITHUB_STEP_SUMMARY), 'csv' or 'json'."""
@@ -253,33 +329,57 @@ def format_comparison(cmp: Comparison, fmt: str = "markdown") -> str:
         return cmp.rows.to_csv(index=False, float_format="%.10g", lineterminator="\n")
     if fmt == "json":
         records = [{k: _jsonable(v) for k, v in r.items()} for r in cmp.rows.to_dict(orient="records")]
-        return json.dumps({"regressed": bool(cmp.regressed), "identical": cmp.identical, "max_drop": cmp.max_drop,
-                           "alpha": cmp.alpha, "holm_rows": cmp.n_tested, "base": cmp.base_source,
-                           "candidate": cmp.cand_source, "warnings": list(cmp.warnings), "rows": records},
-                          indent=2, allow_nan=False) + "\n"
+        return (
+            json.dumps(
+                {
+                    "regressed": bool(cmp.regressed),
+                    "identical": cmp.identical,
+                    "max_drop": cmp.max_drop,
+                    "alpha": cmp.alpha,
+                    "holm_rows": cmp.n_tested,
+                    "base": cmp.base_source,
+                    "candidate": cmp.cand_source,
+                    "warnings": list(cmp.warnings),
+                    "rows": records,
+                },
+                indent=2,
+                allow_nan=False,
+            )
+            + "\n"
+        )
     if fmt != "markdown":
         raise ResultsError(f"Unknown comparison format '{fmt}'; use one of: {', '.join(FORMATS)}.")
-    lines = ["### actbench comparison", "", f"Base: `{cmp.base_source}` · Candidate: `{cmp.cand_source}`", "",
-             headline(cmp), "",
-             "| dataset | model | activation | base acc (n) | candidate acc (n) | diff (points) | 95% CI of diff "
-             "| test | p (Holm) | detectable drop | verdict |",
-             "|---|---|---|---:|---:|---:|---:|---|---:|---:|---|"]
+    lines = [
+        "### actbench comparison",
+        "",
+        f"Base: `{cmp.base_source}` · Candidate: `{cmp.cand_source}`",
+        "",
+        headline(cmp),
+        "",
+        "| dataset | model | activation | base acc (n) | candidate acc (n) | diff (points) | 95% CI of diff "
+        "| test | p (Holm) | detectable drop | verdict |",
+        "|---|---|---|---:|---:|---:|---:|---|---:|---:|---|",
+    ]
     for r in cmp.rows.itertuples(index=False):
-        lines.append(f"| {r.dataset} | {r.model} | {r.activation} | "
-                     f"{fmt_.mean_with_n(r.base_mean, r.base_n, r.base_at_chance)} | "
-                     f"{fmt_.mean_with_n(r.cand_mean, r.cand_n, r.cand_at_chance)} | {fmt_.points(r.diff)} | "
-                     f"{fmt_.interval(r.diff_ci_low, r.diff_ci_high)} | {r.test or fmt_.MISSING} | "
-                     f"{fmt_.pvalue(r.p_holm)} | {fmt_.percent(r.min_detectable_drop)} | "
-                     f"{fmt_.verdict_label(r.verdict, r.regression)} |")
+        lines.append(
+            f"| {r.dataset} | {r.model} | {r.activation} | "
+            f"{fmt_.mean_with_n(r.base_mean, r.base_n, r.base_at_chance)} | "
+            f"{fmt_.mean_with_n(r.cand_mean, r.cand_n, r.cand_at_chance)} | {fmt_.points(r.diff)} | "
+            f"{fmt_.interval(r.diff_ci_low, r.diff_ci_high)} | {r.test or fmt_.MISSING} | "
+            f"{fmt_.pvalue(r.p_holm)} | {fmt_.percent(r.min_detectable_drop)} | "
+            f"{fmt_.verdict_label(r.verdict, r.regression)} |"
+        )
     lines += ["", FOOTNOTE.format(m=cmp.n_tested)]
     if cmp.warnings:
         lines += ["", "**Warnings**", ""] + [f"- {w}" for w in cmp.warnings]
     return "\n".join(lines) + "\n"
 
 
-FOOTNOTE = ("Accuracies are test accuracy in percentage points (mean over the non-diverged seeds the test used). "
-            "test: paired t-test over common seeds, or Welch's t-test; p is Holm-corrected across the {m} tested "
-            "rows. Detectable drop: smallest drop detected with 80% power at this alpha and n.")
+FOOTNOTE = (
+    "Accuracies are test accuracy in percentage points (mean over the non-diverged seeds the test used). "
+    "test: paired t-test over common seeds, or Welch's t-test; p is Holm-corrected across the {m} tested "
+    "rows. Detectable drop: smallest drop detected with 80% power at this alpha and n."
+)
 
 
 def headline(cmp: Comparison) -> str:

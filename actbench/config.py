@@ -170,8 +170,9 @@ class Experiment(Strict):
         if v is None:
             return "relu" if "relu" in labels else None
         if v not in labels:
-            raise ValueError(f"baseline '{v}' is not one of the activation labels "
-                             f"({', '.join(labels)}){did_you_mean(v, labels)}")
+            raise ValueError(
+                f"baseline '{v}' is not one of the activation labels ({', '.join(labels)}){did_you_mean(v, labels)}"
+            )
         return v
 
     @field_validator("seeds")
@@ -188,8 +189,9 @@ class Experiment(Strict):
     def _known_datasets(cls, v):
         for name in v:
             if name not in DATASET_NAMES:
-                raise ValueError(f"unknown dataset '{name}'{did_you_mean(name, DATASET_NAMES)}; "
-                                 f"valid: {', '.join(DATASET_NAMES)}")
+                raise ValueError(
+                    f"unknown dataset '{name}'{did_you_mean(name, DATASET_NAMES)}; valid: {', '.join(DATASET_NAMES)}"
+                )
         if len(set(v)) != len(v):
             raise ValueError("datasets must be unique")
         return v
@@ -202,6 +204,12 @@ class Experiment(Strict):
             self._settle(models=[self.model or ModelSpec()], model=None)
         _check_unique("model", [m.label for m in self.models or []], "give each model a distinct 'label'")
         return self
+
+    @property
+    def architectures(self) -> list[ModelSpec]:
+        """The models of the grid (a one-entry list for `model:`); never None once validated."""
+        assert self.models is not None  # filled in by _one_list_of_models
+        return self.models
 
     @property
     def activation_specs(self) -> list[ActivationSpec]:
@@ -218,8 +226,9 @@ class Experiment(Strict):
     def config_hash(self) -> str:
         """Hash of what determines the numbers: everything except where things are written
         or read from and which engine packs the work (engines are tested equivalent)."""
-        data = self.model_dump(mode="json", exclude={"output": True, "data_dir": True, "data_verify": True,
-                                                     "training": {"engine"}})
+        data = self.model_dump(
+            mode="json", exclude={"output": True, "data_dir": True, "data_verify": True, "training": {"engine"}}
+        )
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -245,6 +254,7 @@ def _check_unique(kind: str, labels: list[str], hint: str) -> None:
 
 # ---------------------------------------------------------------- loading
 
+
 def load(path: str | Path) -> Experiment:
     """Read, parse and validate a config file. Custom activation modules must be found in the
     config's directory or the working directory; they are imported (and checked) later, by
@@ -254,8 +264,9 @@ def load(path: str | Path) -> Experiment:
     data = parse_yaml(path, text)
     if not isinstance(data, dict):
         got = "an empty file" if data is None else shown(data)
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level "
-                          f"(name, datasets, activations, ...), got {got}.")
+        raise ConfigError(
+            f"{path}: expected a mapping of settings at the top level (name, datasets, activations, ...), got {got}."
+        )
     data.setdefault("name", path.stem)
     try:
         exp = Experiment.model_validate(data)

@@ -47,8 +47,9 @@ class UniqueKeyLoader(_BaseLoader):  # type: ignore[misc,valid-type]
 
     def construct_sequence(self, node, deep=False):
         items = node.value if isinstance(node, yaml.SequenceNode) else None
-        if items and all(type(n) is yaml.ScalarNode and n.tag == INT_TAG and _PLAIN_DECIMAL.match(n.value)
-                         for n in items):
+        if items and all(
+            type(n) is yaml.ScalarNode and n.tag == INT_TAG and _PLAIN_DECIMAL.match(n.value) for n in items
+        ):
             return [int(n.value) for n in items]
         return super().construct_sequence(node, deep=deep)
 
@@ -87,16 +88,19 @@ def read_text(path: Path) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise ConfigError(f"{path}: is not UTF-8 text (byte 0x{raw[e.start]:02x} at line {line} cannot be "
-                          "decoded); save the file as UTF-8.") from None
+        raise ConfigError(
+            f"{path}: is not UTF-8 text (byte 0x{raw[e.start]:02x} at line {line} cannot be "
+            "decoded); save the file as UTF-8."
+        ) from None
 
 
 def parse_yaml(path: Path, text: str) -> Any:
     try:
         return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a safe loader
     except DuplicateKeyError as e:
-        raise ConfigError(f"{path}: key '{e.key}' is given twice (line {e.first_line} and line {e.second_line}); "
-                          "keep one.") from None
+        raise ConfigError(
+            f"{path}: key '{e.key}' is given twice (line {e.first_line} and line {e.second_line}); keep one."
+        ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -108,6 +112,7 @@ def parse_yaml(path: Path, text: str) -> Any:
 
 # ---------------------------------------------------------------- problems -> one message
 
+
 def format_validation(path: Path, text: str, err: ValidationError, root: type[BaseModel]) -> str:
     """pydantic's errors as one message: line, dotted field, what is allowed, what was received."""
     problems: list[tuple[tuple, str]] = []
@@ -116,8 +121,10 @@ def format_validation(path: Path, text: str, err: ValidationError, root: type[Ba
         if e["type"] == "extra_forbidden":
             parent = model_at(root, loc[:-1])
             keys = list(parent.model_fields) if parent else []
-            msg = (f"unknown key '{loc[-1]}'{did_you_mean(str(loc[-1]), keys)}; "
-                   f"allowed keys: {', '.join(keys) or 'see the README'}")
+            msg = (
+                f"unknown key '{loc[-1]}'{did_you_mean(str(loc[-1]), keys)}; "
+                f"allowed keys: {', '.join(keys) or 'see the README'}"
+            )
         elif e["type"] == "missing":
             msg = "required field is missing"
         else:

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
 
 import numpy as np
 
 from .errors import ConfigError, last_line
 
-PROBE_SHAPE = (2, 3, 3, 4)   # a batch of small feature maps, as after a convolution
-HINT = ("hint: write the function with keras.ops (not NumPy or math), and return a tensor of the input's "
-        "shape and dtype")
+PROBE_SHAPE = (2, 3, 3, 4)  # a batch of small feature maps, as after a convolution
+HINT = "hint: write the function with keras.ops (not NumPy or math), and return a tensor of the input's shape and dtype"
 
 # top-level module name -> where config loading found it, and where it was imported from
 _located: dict[str, Path] = {}
@@ -45,11 +44,14 @@ def locate(spec: str, search_dirs: list[Path]) -> Path:
     if root is None:
         raise ActivationSpecError(
             f"custom activation '{spec}': no file {top}.py (or package {top}/) in {' or '.join(map(str, dirs))}; "
-            "custom activations are imported only from there, never from installed modules")
+            "custom activations are imported only from there, never from installed modules"
+        )
     loaded = sys.modules.get(top)
     if loaded is not None and not _is_under(loaded, root) and top not in _imported:
-        raise ActivationSpecError(f"custom activation '{spec}': {root / top}.py has the name of a module Python "
-                                  f"already uses ({getattr(loaded, '__file__', None) or 'built in'}); rename it")
+        raise ActivationSpecError(
+            f"custom activation '{spec}': {root / top}.py has the name of a module Python "
+            f"already uses ({getattr(loaded, '__file__', None) or 'built in'}); rename it"
+        )
     _located[top] = root
     return root
 
@@ -73,11 +75,14 @@ def import_custom(spec: str, search_dirs: list[Path] | None = None) -> Callable:
     _imported[top] = root
     fn = getattr(module, attr, None)
     if fn is None:
-        raise ActivationSpecError(f"custom activation '{spec}': module '{module_name}' ({module.__file__}) "
-                                  f"has no function '{attr}'")
+        raise ActivationSpecError(
+            f"custom activation '{spec}': module '{module_name}' ({module.__file__}) has no function '{attr}'"
+        )
     if not callable(fn):
-        raise ActivationSpecError(f"custom activation '{spec}': '{attr}' in {module.__file__} is not a "
-                                  f"function but {type(fn).__name__} {fn!r:.40}")
+        raise ActivationSpecError(
+            f"custom activation '{spec}': '{attr}' in {module.__file__} is not a "
+            f"function but {type(fn).__name__} {fn!r:.40}"
+        )
     return fn
 
 
@@ -89,8 +94,9 @@ def _import_with_path(spec: str, module_name: str, root: Path) -> ModuleType:
         importlib.invalidate_caches()
         return importlib.import_module(module_name)
     except (Exception, SystemExit) as e:  # whatever the user's module raises is a config problem
-        raise ActivationSpecError(f"custom activation '{spec}': importing '{module_name}' from {root} raised "
-                                  f"{last_line(e)}") from None
+        raise ActivationSpecError(
+            f"custom activation '{spec}': importing '{module_name}' from {root} raised {last_line(e)}"
+        ) from None
     finally:
         sys.path.remove(str(root))
         sys.dont_write_bytecode = old_flag
@@ -103,6 +109,7 @@ def _is_under(module: ModuleType, root: Path) -> bool:
 
 # ---------------------------------------------------------------- the behaviour check (imports Keras)
 
+
 def check_behaviour(exp, config_path: Path | None = None) -> None:
     """Call each custom activation of exp on the configured backend; ConfigError naming every
     one that raises or returns something an activation must not. No-op without custom ones."""
@@ -110,6 +117,7 @@ def check_behaviour(exp, config_path: Path | None = None) -> None:
     if not specs:
         return
     from . import activations, backends
+
     adapter = backends.for_name(exp.backend)
     adapter.configure(exp.training.deterministic)
     problems = []
@@ -124,13 +132,15 @@ def check_behaviour(exp, config_path: Path | None = None) -> None:
             problems.append(f"  activation '{spec.label}' ({spec.name}) {reason}")
     if problems:
         where = f"{config_path}: " if config_path else ""
-        raise ConfigError("\n".join([f"{where}custom activation check failed (nothing was run or written)",
-                                     *problems, f"  {HINT}"]))
+        raise ConfigError(
+            "\n".join([f"{where}custom activation check failed (nothing was run or written)", *problems, f"  {HINT}"])
+        )
 
 
 def misbehaviour(fn: Callable, adapter) -> str | None:
     """What is wrong with fn as an activation on a probe tensor, or None when nothing is."""
     import keras
+
     probe = np.linspace(-3.0, 3.0, int(np.prod(PROBE_SHAPE)), dtype="float32").reshape(PROBE_SHAPE)
     where = "when called eagerly"
     try:
@@ -147,6 +157,7 @@ def misbehaviour(fn: Callable, adapter) -> str | None:
 def _output_problem(y, what: str = "output") -> str | None:
     """What is wrong with an output (or its gradient) of the probe call, or None."""
     import keras
+
     said = "returned" if what == "output" else f"gave {what}:"
     if y is None:
         return f"has no gradient with respect to its input (is it computed with {keras.backend.backend()} ops?)"

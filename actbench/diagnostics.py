@@ -58,8 +58,9 @@ def measure(model, spec, probe: Probe, cfg, adapter) -> dict[str, float]:
     row: dict[str, float] = {}
     if cfg.gradients:
         kernels = [model.get_layer(name).kernel for name in tower.kernel_layers]
-        values, grads = adapter.kernel_gradients(model.actbench_probe, kernels, probe.x,
-                                                 lambda outputs: _loss(probe.y, outputs[0]))
+        values, grads = adapter.kernel_gradients(
+            model.actbench_probe, kernels, probe.x, lambda outputs: _loss(probe.y, outputs[0])
+        )
         norms = [float(np.linalg.norm(keras.ops.convert_to_numpy(g))) for g in grads]
         for name, norm in zip(tower.kernel_layers, norms, strict=True):
             row[f"grad_norm/{name}"] = norm
@@ -99,4 +100,5 @@ def _saturation(entry, post: np.ndarray, margin: float) -> float:
 
 def _loss(y, pred):
     import keras
+
     return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, pred))

@@ -76,14 +76,16 @@ def _check_one_config(dirs: list[Path], sets: list[ResultSet]) -> None:
     hashes = {str(d): rs.config_hashes for d, rs in zip(dirs, sets)}
     if len({h for hs in hashes.values() for h in hs}) > 1:
         listing = "\n".join(f"  {d}: {', '.join(hs)}" for d, hs in hashes.items())
-        raise ResultsError("merge: the dirs hold results of different configs (config hashes differ):\n"
-                           f"{listing}\nOnly shards of one config can be merged.")
+        raise ResultsError(
+            "merge: the dirs hold results of different configs (config hashes differ):\n"
+            f"{listing}\nOnly shards of one config can be merged."
+        )
 
 
 def _collect(dirs: list[Path], sets: list[ResultSet], report: MergeReport) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every run once (the first copy of exact duplicates) with its epoch rows; refuse on conflicts."""
-    kept: dict[RunKey, tuple[int, pd.Series, pd.DataFrame]] = {}   # run -> (set index, run row, epoch rows)
-    keep_rows: list[list] = [[] for _ in sets]   # per set: index labels of the run rows kept
+    kept: dict[RunKey, tuple[int, pd.Series, pd.DataFrame]] = {}  # run -> (set index, run row, epoch rows)
+    keep_rows: list[list] = [[] for _ in sets]  # per set: index labels of the run rows kept
     conflicts = []
     for i, rs in enumerate(sets):
         epochs = rs.epochs if rs.epochs is not None else pd.DataFrame(columns=RUN_KEYS)
@@ -99,8 +101,10 @@ def _collect(dirs: list[Path], sets: list[ResultSet], report: MergeReport) -> tu
                 keep_rows[i].append(idx)
                 continue
             j, first, first_epochs = kept[key]
-            diff = _differing_columns(first.drop(labels=TIMING_RUN_COLUMNS, errors="ignore"),
-                                      row.drop(labels=TIMING_RUN_COLUMNS, errors="ignore"))
+            diff = _differing_columns(
+                first.drop(labels=TIMING_RUN_COLUMNS, errors="ignore"),
+                row.drop(labels=TIMING_RUN_COLUMNS, errors="ignore"),
+            )
             diff += [f"epochs.csv {c}" for c in _epoch_differences(first_epochs, mine)]
             if diff:
                 conflicts.append(f"{describe_key(key)}: {dirs[j]} vs {dirs[i]} differ in {', '.join(diff)}")
@@ -108,8 +112,9 @@ def _collect(dirs: list[Path], sets: list[ResultSet], report: MergeReport) -> tu
                 report.exact_duplicates_dropped += 1
         report.orphan_epoch_rows_dropped += sum(len(g) for k, g in ep_groups.items() if k not in finished)
     if conflicts:
-        raise ResultsError("merge: the same run appears with different results (not exact duplicates):\n  "
-                           + "\n  ".join(conflicts))
+        raise ResultsError(
+            "merge: the same run appears with different results (not exact duplicates):\n  " + "\n  ".join(conflicts)
+        )
     # Whole frames, not rows rebuilt from Series, so every column keeps its dtype (and its written text).
     runs = pd.concat([rs.runs.loc[rows] for rs, rows in zip(sets, keep_rows)], ignore_index=True)
     epochs = pd.concat([ep for _, _, ep in kept.values()], ignore_index=True)

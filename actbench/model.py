@@ -21,7 +21,7 @@ class Tower:
     """One network's output plus what diagnostics need to find inside it."""
 
     output: object
-    kernel_layers: list[str] = field(default_factory=list)      # layers with a kernel, input to output
+    kernel_layers: list[str] = field(default_factory=list)  # layers with a kernel, input to output
     activated: list[tuple[str, object, object]] = field(default_factory=list)  # (layer, pre, post)
 
 
@@ -40,8 +40,9 @@ def build_tower(inputs, arch, num_classes: int, act_name: str, act_params: dict,
     x = inputs
     for i, filters in enumerate(arch.conv_filters, start=1):
         base = f"conv{i}"
-        x = layers.Conv2D(filters, arch.kernel_size, padding=arch.padding, name=prefix + base,
-                          use_bias=not arch.batch_norm)(x)
+        x = layers.Conv2D(
+            filters, arch.kernel_size, padding=arch.padding, name=prefix + base, use_bias=not arch.batch_norm
+        )(x)
         tower.kernel_layers.append(base)
         if arch.batch_norm:
             x = layers.BatchNormalization(name=f"{prefix}bn_{base}")(x)
@@ -73,8 +74,10 @@ def check_shape(arch, input_shape: tuple) -> None:
         if arch.padding == "valid":
             h, w = h - arch.kernel_size + 1, w - arch.kernel_size + 1
             if min(h, w) < 1:
-                raise ValueError(f"conv block {i} gets a {h + arch.kernel_size - 1}-pixel image, smaller than "
-                                 f"the {arch.kernel_size}x{arch.kernel_size} kernel; use padding: same or fewer blocks")
+                raise ValueError(
+                    f"conv block {i} gets a {h + arch.kernel_size - 1}-pixel image, smaller than "
+                    f"the {arch.kernel_size}x{arch.kernel_size} kernel; use padding: same or fewer blocks"
+                )
             h, w = h // arch.pool_size, w // arch.pool_size
         else:
             h, w = -(-h // arch.pool_size), -(-w // arch.pool_size)

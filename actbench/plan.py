@@ -28,8 +28,13 @@ class Run:
 
 
 def expand(exp) -> list[Run]:
-    return [Run(d, m.label, a.label, s)
-            for d in exp.datasets for m in exp.models for s in exp.seeds for a in exp.activation_specs]
+    return [
+        Run(d, m.label, a.label, s)
+        for d in exp.datasets
+        for m in exp.architectures
+        for s in exp.seeds
+        for a in exp.activation_specs
+    ]
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -76,11 +81,13 @@ def outline(runs: list[Run], show: int = 20) -> Outline:
 
 def outline_grid(exp, show: int = 20) -> Outline:
     """outline(expand(exp)) without building the runs: a 100,000-run grid in microseconds."""
-    axes = (exp.datasets, [m.label for m in exp.models], exp.seeds, exp.labels)
+    axes = (exp.datasets, [m.label for m in exp.architectures], exp.seeds, exp.labels)
     total = len(axes[0]) * len(axes[1]) * len(axes[2]) * len(axes[3])
-    per_field = {"dataset": dict.fromkeys(axes[0], total // len(axes[0])),
-                 "model": dict.fromkeys(axes[1], total // len(axes[1])),
-                 "activation": dict.fromkeys(axes[3], total // len(axes[3]))}
+    per_field = {
+        "dataset": dict.fromkeys(axes[0], total // len(axes[0])),
+        "model": dict.fromkeys(axes[1], total // len(axes[1])),
+        "activation": dict.fromkeys(axes[3], total // len(axes[3])),
+    }
     return Outline(total, per_field, *_head_and_tail(_GridRuns(axes), total, show))
 
 

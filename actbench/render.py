@@ -9,12 +9,22 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskID, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from . import format as fmt
@@ -85,8 +95,10 @@ class PlainReporter:
             elif r["diverged"]:
                 self._print(f"  {run.activation}: DIVERGED at epoch {r['diverged_epoch']:.0f}")
             else:
-                self._print(f"  {run.activation}: test accuracy {r['test_accuracy']:.4f}, "
-                            f"loss {r['test_loss']:.4f}, {r['seconds_per_epoch']:.1f} s/epoch ({r['timing']})")
+                self._print(
+                    f"  {run.activation}: test accuracy {r['test_accuracy']:.4f}, "
+                    f"loss {r['test_loss']:.4f}, {r['seconds_per_epoch']:.1f} s/epoch ({r['timing']})"
+                )
 
         self._estimate(len(runs))
 
@@ -102,8 +114,10 @@ class PlainReporter:
             return
         self.estimated = True
         per_run = (time.monotonic() - self.first_group_started) / runs_in_group
-        self._print(f"estimate: about {fmt.duration(per_run * left)} for the {left} runs left "
-                    f"(at the first group's {per_run:.1f} s per run)")
+        self._print(
+            f"estimate: about {fmt.duration(per_run * left)} for the {left} runs left "
+            f"(at the first group's {per_run:.1f} s per run)"
+        )
 
     def finish(self, outcome, exp):
         render_summary(outcome.summary, outcome.output_dir)
@@ -114,9 +128,16 @@ class RichReporter(PlainReporter):
 
     def __init__(self):
         super().__init__()
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                                 console=console, transient=False)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
         self.runs_task = self.epochs_task = None
 
     def _print(self, text: str) -> None:
@@ -161,8 +182,14 @@ class DownloadProgress:
 
     def __call__(self, label: str, done: int, total: int | None, finished: bool) -> None:
         if self.progress is None:
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                     TransferSpeedColumn(), console=err_console, transient=False)
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=err_console,
+                transient=False,
+            )
             self.progress.start()
             self.tasks = {}
         if label not in self.tasks:
@@ -224,8 +251,11 @@ def _summary_cells(row) -> list[str]:
     name = ("★ " if bool(row.get("best")) else "") + str(row["activation"])
     diverged = int(row.get("n_diverged", 0) or 0)
     at_chance = int(row.get("n_at_chance", 0) or 0)
-    n = f"{int(row['n'])}" + (f" ({at_chance} at chance)" if at_chance else "") + \
-        (f" (+{diverged} diverged)" if diverged else "")
+    n = (
+        f"{int(row['n'])}"
+        + (f" ({at_chance} at chance)" if at_chance else "")
+        + (f" (+{diverged} diverged)" if diverged else "")
+    )
     verdict = row.get("verdict", "")
     mark = _styled_verdict(verdict) if verdict else ""
     if verdict in ("better", "worse", "same") and not math.isnan(row.get("diff_vs_baseline", math.nan)):
@@ -233,19 +263,31 @@ def _summary_cells(row) -> list[str]:
         mdd = row.get("min_detectable_drop", math.nan)
         mark += f" (≥{fmt.percent(mdd)})" if not math.isnan(mdd) else ""
     loss = fmt.MISSING if math.isnan(row["test_loss_mean"]) else f"{row['test_loss_mean']:.4f}"
-    return [name, n, acc, fmt.percent(row["test_accuracy_std"]), loss, mark,
-            fmt.MISSING if math.isnan(row.get("seconds_per_epoch_mean", math.nan)) else
-            f"{row['seconds_per_epoch_mean']:.2f}"]
+    return [
+        name,
+        n,
+        acc,
+        fmt.percent(row["test_accuracy_std"]),
+        loss,
+        mark,
+        fmt.MISSING
+        if math.isnan(row.get("seconds_per_epoch_mean", math.nan))
+        else f"{row['seconds_per_epoch_mean']:.2f}",
+    ]
 
 
-def _diagnostic_columns(part: pd.DataFrame):
-    cols = []
+def _percent_of(column: str) -> Callable[[Any], str]:
+    return lambda r: fmt.percent(r[column])
+
+
+def _diagnostic_columns(part: pd.DataFrame) -> list[tuple[str, Callable[[Any], str]]]:
+    cols: list[tuple[str, Callable[[Any], str]]] = []
     if "grad_ratio_min_mean" in part and part["grad_ratio_min_mean"].notna().any():
         cols.append(("grad ratio min", lambda r: fmt.significant(r["grad_ratio_min_mean"])))
     for c in sorted(c for c in part.columns if c.startswith("dead_fraction/") and c.endswith("_mean")):
         if part[c].notna().any():
             layer = c.split("/", 1)[1].removesuffix("_mean")
-            cols.append((f"dead % {layer}", lambda r, c=c: fmt.percent(r[c])))
+            cols.append((f"dead % {layer}", _percent_of(c)))
     return cols
 
 
@@ -267,18 +309,42 @@ def render_comparison(cmp, max_drop: float, alpha: float) -> None:
     table = Table(title=f"compare: {cmp.base_source} -> {cmp.cand_source}", title_justify="left")
     rows = cmp.rows
     chance = bool(len(rows)) and bool((rows["base_at_chance"] + rows["cand_at_chance"]).any())
-    columns = ["dataset", "model", "activation", "base % (n)", "cand % (n)", *(["at chance"] if chance else []),
-               "diff (points)", "95% CI of diff", "test", "p (Holm)", "detectable", "verdict"]
+    columns = [
+        "dataset",
+        "model",
+        "activation",
+        "base % (n)",
+        "cand % (n)",
+        *(["at chance"] if chance else []),
+        "diff (points)",
+        "95% CI of diff",
+        "test",
+        "p (Holm)",
+        "detectable",
+        "verdict",
+    ]
     for col in columns:
-        table.add_column(col, justify="left" if col in ("dataset", "model", "activation", "test", "verdict")
-                         else "right", no_wrap=True)
+        table.add_column(
+            col,
+            justify="left" if col in ("dataset", "model", "activation", "test", "verdict") else "right",
+            no_wrap=True,
+        )
     for _, r in rows.iterrows():
         at_chance = [f"{int(r['base_at_chance'])} → {int(r['cand_at_chance'])}"] if chance else []
-        table.add_row(str(r["dataset"]), str(r["model"]), str(r["activation"]),
-                      fmt.mean_with_n(r["base_mean"], r["base_n"]), fmt.mean_with_n(r["cand_mean"], r["cand_n"]),
-                      *at_chance, fmt.points(r["diff"]), fmt.interval(r["diff_ci_low"], r["diff_ci_high"]),
-                      r["test"] or fmt.MISSING, fmt.pvalue(r["p_holm"]), fmt.percent(r["min_detectable_drop"]),
-                      _styled_verdict(r["verdict"], bool(r["regression"])))
+        table.add_row(
+            str(r["dataset"]),
+            str(r["model"]),
+            str(r["activation"]),
+            fmt.mean_with_n(r["base_mean"], r["base_n"]),
+            fmt.mean_with_n(r["cand_mean"], r["cand_n"]),
+            *at_chance,
+            fmt.points(r["diff"]),
+            fmt.interval(r["diff_ci_low"], r["diff_ci_high"]),
+            r["test"] or fmt.MISSING,
+            fmt.pvalue(r["p_holm"]),
+            fmt.percent(r["min_detectable_drop"]),
+            _styled_verdict(r["verdict"], bool(r["regression"])),
+        )
     console.print(table)
     n = int(rows["regression"].sum())
     rule = f"max drop {100 * max_drop:.2f} points, alpha {alpha} Holm-corrected over {cmp.n_tested} tested row(s)"

@@ -36,8 +36,9 @@ def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
     matplotlib.use("Agg")
     result_dir = Path(result_dir)
     rs = read_result_set(result_dir)
-    out_dir = Path(out_dir) if out_dir is not None else \
-        (result_dir if result_dir.is_dir() else result_dir.parent) / "report"
+    out_dir = (
+        Path(out_dir) if out_dir is not None else (result_dir if result_dir.is_dir() else result_dir.parent) / "report"
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = rs.metadata or {}
     config = meta.get("config") or {}
@@ -54,8 +55,14 @@ def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
     md += _meta_section(meta, rs)
     shapes = _plot_activation_shapes(entries, out_dir / "activations.png")
     if shapes is not None:
-        md += ["## Activation shapes", "", "Each activation f and its derivative f' on [-5, 5] (closed forms).", "",
-               f"![Activation shapes]({shapes.name})", ""]
+        md += [
+            "## Activation shapes",
+            "",
+            "Each activation f and its derivative f' on [-5, 5] (closed forms).",
+            "",
+            f"![Activation shapes]({shapes.name})",
+            "",
+        ]
         pngs.append(shapes)
     for (dataset, model), sgrp in summary.groupby(["dataset", "model"], sort=False):
         acts = [a for a in acts_all if a in set(sgrp["activation"])]
@@ -85,24 +92,30 @@ def _good_frames(rs: ResultSet) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     return runs, epochs
 
 
-def _plots(sgrp: pd.DataFrame, r: pd.DataFrame, e: pd.DataFrame | None, acts: list[str], colors: dict,
-           baseline, out_dir: Path) -> list[tuple[str, Path]]:
+def _plots(
+    sgrp: pd.DataFrame, r: pd.DataFrame, e: pd.DataFrame | None, acts: list[str], colors: dict, baseline, out_dir: Path
+) -> list[tuple[str, Path]]:
     """The PNG plots of one (dataset, model): (title, path) pairs."""
     dataset, model = sgrp["dataset"].iloc[0], sgrp["model"].iloc[0]
     stem, where = f"{_slug(dataset)}-{_slug(model)}", f"{dataset} / {model}"
     plots = []
     if e is not None and len(e):
         plots.append(("Learning curves", _plot_curves(e, acts, colors, where, out_dir / f"{stem}-curves.png")))
-    plots.append(("Test accuracy", _plot_accuracy(sgrp, acts, colors, baseline, where,
-                                                  out_dir / f"{stem}-accuracy.png")))
+    plots.append(
+        ("Test accuracy", _plot_accuracy(sgrp, acts, colors, baseline, where, out_dir / f"{stem}-accuracy.png"))
+    )
     if numeric(r.get("seconds_per_epoch", pd.Series(dtype=float))).notna().any():
         plots.append(("Time per epoch", _plot_time(r, acts, colors, where, out_dir / f"{stem}-time.png")))
     if e is not None and len(e):
         for measure, title, log, fname in LAYER_PLOTS:
             cols = sorted(c for c in e.columns if c.startswith(measure + "/") and numeric(e[c]).notna().any())
             if cols:
-                plots.append((title, _plot_layers(e, cols, acts, colors, log, f"{title}: {where}",
-                                                  out_dir / f"{stem}-{fname}.png")))
+                plots.append(
+                    (
+                        title,
+                        _plot_layers(e, cols, acts, colors, log, f"{title}: {where}", out_dir / f"{stem}-{fname}.png"),
+                    )
+                )
     return plots
 
 
@@ -121,6 +134,7 @@ def _group_section(sgrp: pd.DataFrame, plots: list[tuple[str, Path]]) -> list[st
 
 
 # ---------------------------------------------------------------- markdown
+
 
 def _plot_activation_shapes(entries: list[dict], path: Path) -> Path | None:
     """f and f' of the config's built-in activations (custom code would need Keras: left out)."""
@@ -154,8 +168,10 @@ def _meta_section(meta: dict, rs) -> list[str]:
     n_runs = len(rs.runs)
     n_div = int(diverged_mask(rs.runs).sum())
     n_chance = int(at_chance_mask(rs.runs).sum())
-    lines.append(f"- Runs: {n_runs} finished, {n_div} diverged, {n_chance} at chance "
-                 f"(test accuracy at most {100 * AT_CHANCE_MARGIN:.0f} points above 1/classes)")
+    lines.append(
+        f"- Runs: {n_runs} finished, {n_div} diverged, {n_chance} at chance "
+        f"(test accuracy at most {100 * AT_CHANCE_MARGIN:.0f} points above 1/classes)"
+    )
     return lines + [""]
 
 
@@ -176,15 +192,20 @@ def _summary_table(s: pd.DataFrame) -> list[str]:
             acc = f"{fmt.percent(r.test_accuracy_mean)} ± {100 * half:.2f}"
         else:
             acc = fmt.percent(r.test_accuracy_mean)
-        ci = f"[{fmt.percent(r.test_accuracy_ci_low)}, {fmt.percent(r.test_accuracy_ci_high)}]" \
-            if np.isfinite(r.test_accuracy_ci_low) else fmt.MISSING
+        ci = (
+            f"[{fmt.percent(r.test_accuracy_ci_low)}, {fmt.percent(r.test_accuracy_ci_high)}]"
+            if np.isfinite(r.test_accuracy_ci_low)
+            else fmt.MISSING
+        )
         diff = fmt.MISSING if r.verdict == "baseline" else fmt.points(r.diff_vs_baseline)
         n = f"{r.n} ({r.n_at_chance} at chance)" if r.n_at_chance else f"{r.n}"
         name = f"**{r.activation}**" if r.best else r.activation
-        lines.append(f"| {r.rank} | {name} | {acc} | {ci} | {n} | {r.n_diverged} | {diff} | {r.test or fmt.MISSING} | "
-                     f"{fmt.pvalue(r.p_holm)} | {fmt.percent(r.min_detectable_drop)} | "
-                     f"{fmt.verdict_label(r.verdict)} | "
-                     f"{fmt.compact(r.epochs_to_99pct)} | {fmt.compact(r.seconds_per_epoch_mean)} |")
+        lines.append(
+            f"| {r.rank} | {name} | {acc} | {ci} | {n} | {r.n_diverged} | {diff} | {r.test or fmt.MISSING} | "
+            f"{fmt.pvalue(r.p_holm)} | {fmt.percent(r.min_detectable_drop)} | "
+            f"{fmt.verdict_label(r.verdict)} | "
+            f"{fmt.compact(r.epochs_to_99pct)} | {fmt.compact(r.seconds_per_epoch_mean)} |"
+        )
     return lines + [""]
 
 
@@ -197,6 +218,7 @@ def _diag_table(s: pd.DataFrame, cols: list[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------- plots
+
 
 def _colors(acts: list[str]) -> dict[str, tuple]:
     import matplotlib
@@ -228,8 +250,10 @@ def _plot_curves(e: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
     acc_col = "val_accuracy" if has_val else "accuracy"
     loss_col = "val_loss" if has_val and "val_loss" in e.columns and numeric(e["val_loss"]).notna().any() else "loss"
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, col, label in ((axes[0], acc_col, "validation accuracy" if has_val else "training accuracy"),
-                           (axes[1], loss_col, "validation loss" if loss_col == "val_loss" else "training loss")):
+    for ax, col, label in (
+        (axes[0], acc_col, "validation accuracy" if has_val else "training accuracy"),
+        (axes[1], loss_col, "validation loss" if loss_col == "val_loss" else "training loss"),
+    ):
         for a in acts:
             b = _band(e[e["activation"] == a], col)
             if b.empty:
@@ -257,11 +281,16 @@ def _plot_accuracy(s: pd.DataFrame, acts, colors, baseline, title: str, path: Pa
     hi = 100 * s["test_accuracy_ci_high"].to_numpy(dtype=float)
     err = np.vstack([np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)])
     for i, a in enumerate(acts):
-        ax.errorbar(x[i], mean[i], yerr=err[:, i:i + 1], fmt="o", ms=7, capsize=6, color=colors[a])
+        ax.errorbar(x[i], mean[i], yerr=err[:, i : i + 1], fmt="o", ms=7, capsize=6, color=colors[a])
         n = int(s.loc[a, "n"])
-        ax.annotate(f"{mean[i]:.2f}\nn={n}" if np.isfinite(mean[i]) else f"n={n}",
-                    (x[i], mean[i] if np.isfinite(mean[i]) else 0), textcoords="offset points",
-                    xytext=(12, 0), va="center", fontsize=8)
+        ax.annotate(
+            f"{mean[i]:.2f}\nn={n}" if np.isfinite(mean[i]) else f"n={n}",
+            (x[i], mean[i] if np.isfinite(mean[i]) else 0),
+            textcoords="offset points",
+            xytext=(12, 0),
+            va="center",
+            fontsize=8,
+        )
     if baseline in acts and np.isfinite(mean[acts.index(baseline)]):
         ax.axhline(mean[acts.index(baseline)], color="grey", ls="--", lw=1, label=f"baseline ({baseline})")
         ax.legend(fontsize=8)
@@ -283,8 +312,14 @@ def _plot_time(r: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
     mean, std = g.mean().reindex(acts), g.std(ddof=1).reindex(acts)
     fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(acts) + 2.5), 4.2))
     x = np.arange(len(acts))
-    ax.bar(x, mean.to_numpy(dtype=float), yerr=np.nan_to_num(std.to_numpy(dtype=float)), capsize=5,
-           color=[colors[a] for a in acts], alpha=0.85)
+    ax.bar(
+        x,
+        mean.to_numpy(dtype=float),
+        yerr=np.nan_to_num(std.to_numpy(dtype=float)),
+        capsize=5,
+        color=[colors[a] for a in acts],
+        alpha=0.85,
+    )
     ax.set_xticks(x, acts, rotation=20 if len(acts) > 5 else 0)
     ax.set_xlabel("activation")
     ax.set_ylabel("seconds per epoch")
@@ -295,7 +330,6 @@ def _plot_time(r: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
 
 def _plot_layers(e: pd.DataFrame, cols: list[str], acts, colors, log: bool, title: str, path: Path) -> Path:
     import matplotlib.pyplot as plt
-
     import matplotlib.ticker as mticker
 
     n = len(cols)
@@ -325,8 +359,15 @@ def _plot_layers(e: pd.DataFrame, cols: list[str], acts, colors, log: bool, titl
         axes[k // ncols][k % ncols].set_visible(False)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.suptitle(f"{title}\n(mean over seeds; band = min..max)", fontsize=11)
-    fig.legend(handles, labels, title="activation", loc="lower center", ncol=min(len(labels), 6) or 1,
-               fontsize=8, title_fontsize=8)
+    fig.legend(
+        handles,
+        labels,
+        title="activation",
+        loc="lower center",
+        ncol=min(len(labels), 6) or 1,
+        fontsize=8,
+        title_fontsize=8,
+    )
     fig.tight_layout(rect=(0, 0.1 if nrows == 1 else 0.06, 1, 1))
     return _save_no_layout(fig, path)
 

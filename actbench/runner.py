@@ -158,7 +158,7 @@ def _prepare(exp: Experiment, opts: RunOptions, reporter) -> RunContext:
     data_dir = data_dir_of(exp, opts.data_dir)
     datasets.ensure_available(exp.datasets, data_dir, opts.data_fetch)  # downloads what is missing, or raises
     for name in exp.datasets:
-        for arch in exp.models:
+        for arch in exp.architectures:
             try:
                 check_shape(arch, datasets.NAMES[name].input_shape)
             except ValueError as e:
@@ -237,7 +237,7 @@ def _train(ctx: RunContext, prepared: dict, adapter) -> None:
 
     exp = ctx.exp
     specs = {a.label: a for a in exp.activation_specs}
-    archs = {m.label: m for m in exp.models}
+    archs = {m.label: m for m in exp.architectures}
     trainer = GroupTrainer(exp, adapter)
     config_hash = exp.config_hash()
     for group in plan.groups(ctx.todo):

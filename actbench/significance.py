@@ -18,8 +18,8 @@ of freedom (the usual normal-approximation formula with t quantiles).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,14 +37,14 @@ POWER = 0.8
 class TestResult:
     """One two-sided test of mean(candidate) - mean(base)."""
 
-    test: str           # PAIRED, WELCH or NO_TEST
-    n: int              # pairs (paired) or the smaller side's count (Welch/none)
+    test: str  # PAIRED, WELCH or NO_TEST
+    n: int  # pairs (paired) or the smaller side's count (Welch/none)
     diff: float
     ci_low: float
     ci_high: float
     p_value: float
-    se: float           # standard error of diff (NaN without a test)
-    df: float           # degrees of freedom (NaN without a test)
+    se: float  # standard error of diff (NaN without a test)
+    df: float  # degrees of freedom (NaN without a test)
 
 
 def finite_values(values: Iterable) -> np.ndarray:
@@ -96,7 +96,7 @@ def welch_test(a: Iterable, b: Iterable, confidence: float = 0.95) -> TestResult
     se = math.sqrt(qa + qb)
     if se < ZERO_SE:
         return TestResult(WELCH, min(na, nb), diff, diff, diff, 1.0 if diff == 0.0 else 0.0, 0.0, na + nb - 2.0)
-    df = (qa + qb) ** 2 / (qa ** 2 / (na - 1) + qb ** 2 / (nb - 1))
+    df = (qa + qb) ** 2 / (qa**2 / (na - 1) + qb**2 / (nb - 1))
     return _t_result(WELCH, min(na, nb), diff, se, df, confidence)
 
 
@@ -172,5 +172,8 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
 
 def n_tests(pvalues: Sequence[float]) -> int:
     """How many of the p-values are real tests (not NaN): Holm's m."""
-    return int(np.isfinite(np.asarray(pd.to_numeric(pd.Series(list(pvalues), dtype=object), errors="coerce"),
-                                      dtype=float)).sum())
+    return int(
+        np.isfinite(
+            np.asarray(pd.to_numeric(pd.Series(list(pvalues), dtype=object), errors="coerce"), dtype=float)
+        ).sum()
+    )

@@ -37,48 +37,74 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "activation": "Activation label (as given in the config).",
     "n": "Number of finished, non-diverged runs (seeds) the statistics use.",
     "n_diverged": "Number of finished runs that diverged (excluded from all statistics).",
-    "n_failed": ("Number of runs that failed with an error (failed in runs.csv; excluded from all statistics, "
-                 "retried by the next run into the same dir)."),
-    "n_at_chance": ("Number of the n runs whose test accuracy stayed at chance (at_chance in runs.csv); they are "
-                    "included in the mean, which then describes neither the runs that learned nor those that did not."),
+    "n_failed": (
+        "Number of runs that failed with an error (failed in runs.csv; excluded from all statistics, "
+        "retried by the next run into the same dir)."
+    ),
+    "n_at_chance": (
+        "Number of the n runs whose test accuracy stayed at chance (at_chance in runs.csv); they are "
+        "included in the mean, which then describes neither the runs that learned nor those that did not."
+    ),
     "test_accuracy_mean": "Mean test accuracy (fraction 0..1) over the non-diverged seeds.",
     "test_accuracy_std": "Sample standard deviation (ddof=1) of test accuracy; empty when n < 2.",
-    "test_accuracy_ci_low": ("Lower end of the 95% Student-t confidence interval of the mean test accuracy; "
-                             "empty when n < 2."),
-    "test_accuracy_ci_high": ("Upper end of the 95% Student-t confidence interval of the mean test accuracy; "
-                              "empty when n < 2."),
+    "test_accuracy_ci_low": (
+        "Lower end of the 95% Student-t confidence interval of the mean test accuracy; empty when n < 2."
+    ),
+    "test_accuracy_ci_high": (
+        "Upper end of the 95% Student-t confidence interval of the mean test accuracy; empty when n < 2."
+    ),
     "test_loss_mean": "Mean test loss over the non-diverged seeds.",
     "test_loss_std": "Sample standard deviation (ddof=1) of test loss; empty when n < 2.",
     "test_loss_ci_low": "Lower end of the 95% confidence interval of the mean test loss; empty when n < 2.",
     "test_loss_ci_high": "Upper end of the 95% confidence interval of the mean test loss; empty when n < 2.",
-    "rank": ("1 + number of activations (same dataset and model) that clearly beat this one: whose 95% CI "
-             "lies entirely above this one's, or, when either side has n < 2, whose mean accuracy is higher. "
-             "Overlapping CIs share a rank; activations with no usable run rank last."),
+    "rank": (
+        "1 + number of activations (same dataset and model) that clearly beat this one: whose 95% CI "
+        "lies entirely above this one's, or, when either side has n < 2, whose mean accuracy is higher. "
+        "Overlapping CIs share a rank; activations with no usable run rank last."
+    ),
     "best": "true when rank == 1.",
-    "baseline": ("The baseline activation this row is compared with; empty when no baseline is set or it is not "
-                 "in this dataset and model."),
+    "baseline": (
+        "The baseline activation this row is compared with; empty when no baseline is set or it is not "
+        "in this dataset and model."
+    ),
     "diff_vs_baseline": "test_accuracy_mean minus the baseline's test_accuracy_mean (fraction; 0.01 = 1 point).",
-    "test": ("Which test gave p_value: 'paired' (paired t-test over the seeds both finished, when there are at least "
-             "2), 'welch' (Welch's t-test), empty when no test is possible."),
-    "p_value": ("Two-sided p-value of test accuracy vs the baseline (see test); empty for the baseline itself or "
-                "when no test is possible."),
+    "test": (
+        "Which test gave p_value: 'paired' (paired t-test over the seeds both finished, when there are at least "
+        "2), 'welch' (Welch's t-test), empty when no test is possible."
+    ),
+    "p_value": (
+        "Two-sided p-value of test accuracy vs the baseline (see test); empty for the baseline itself or "
+        "when no test is possible."
+    ),
     "p_holm": "p_value after Holm's correction across the non-baseline activations of the same dataset and model.",
-    "min_detectable_drop": ("Smallest difference from the baseline (fraction) this test would detect with 80% power at "
-                            "alpha 0.05 Holm-corrected (alpha/m for m tests), from the observed spread and n."),
-    "verdict": ("'baseline' for the baseline row; 'better' / 'worse' when p_holm < alpha (by the sign of "
-                "diff_vs_baseline); 'same' otherwise; empty when no test is possible (no baseline, or n < 2 on "
-                "either side)."),
-    "curve_metric": ("Which per-epoch curve epochs_to_99pct and curve_mean use: 'val_accuracy', or 'accuracy' "
-                     "(training) when there is no validation split."),
-    "epochs_to_99pct": ("Mean over seeds of the first epoch (1-based) at which the run's curve_metric reaches 99% of "
-                        "that run's best curve_metric value."),
-    "curve_mean": ("Mean over seeds of the run's mean curve_metric over its epochs: the normalised area under the "
-                   "curve (1.0 = perfect from the first epoch). Rewards fast and stable learning. Named val_auc "
-                   "before 0.2, although it is training accuracy without a validation split."),
+    "min_detectable_drop": (
+        "Smallest difference from the baseline (fraction) this test would detect with 80% power at "
+        "alpha 0.05 Holm-corrected (alpha/m for m tests), from the observed spread and n."
+    ),
+    "verdict": (
+        "'baseline' for the baseline row; 'better' / 'worse' when p_holm < alpha (by the sign of "
+        "diff_vs_baseline); 'same' otherwise; empty when no test is possible (no baseline, or n < 2 on "
+        "either side)."
+    ),
+    "curve_metric": (
+        "Which per-epoch curve epochs_to_99pct and curve_mean use: 'val_accuracy', or 'accuracy' "
+        "(training) when there is no validation split."
+    ),
+    "epochs_to_99pct": (
+        "Mean over seeds of the first epoch (1-based) at which the run's curve_metric reaches 99% of "
+        "that run's best curve_metric value."
+    ),
+    "curve_mean": (
+        "Mean over seeds of the run's mean curve_metric over its epochs: the normalised area under the "
+        "curve (1.0 = perfect from the first epoch). Rewards fast and stable learning. Named val_auc "
+        "before 0.2, although it is training accuracy without a validation split."
+    ),
     "seconds_per_epoch_mean": "Mean seconds per training epoch over the non-diverged seeds.",
     "train_seconds_mean": "Mean total training seconds over the non-diverged seeds.",
-    "<diagnostic>_mean": ("For every numeric diagnostic column of runs.csv (e.g. dead_fraction/conv1, grad_ratio_min): "
-                          "its mean over the non-diverged seeds."),
+    "<diagnostic>_mean": (
+        "For every numeric diagnostic column of runs.csv (e.g. dead_fraction/conv1, grad_ratio_min): "
+        "its mean over the non-diverged seeds."
+    ),
 }
 
 # The fixed summary columns in file order (diagnostic means follow, sorted by name).
@@ -89,6 +115,7 @@ _NON_DIAGNOSTIC = set(RUN_COLUMNS)
 
 
 # ---------------------------------------------------------------- column helpers
+
 
 def diverged_mask(runs: pd.DataFrame) -> pd.Series:
     """The diverged column as booleans (also from text such as 'true' / '1'); all False when absent."""
@@ -103,8 +130,7 @@ def failed_mask(runs: pd.DataFrame) -> pd.Series:
 def at_chance_mask(runs: pd.DataFrame) -> pd.Series:
     """The at_chance column as booleans; computed from the dataset registry when absent."""
     if "at_chance" not in runs.columns:
-        runs = with_at_chance(runs.assign(test_accuracy=numeric(runs["test_accuracy"]),
-                                          diverged=diverged_mask(runs)))
+        runs = with_at_chance(runs.assign(test_accuracy=numeric(runs["test_accuracy"]), diverged=diverged_mask(runs)))
     return _flag(runs, "at_chance")
 
 
@@ -126,8 +152,10 @@ def numeric(s: pd.Series) -> pd.Series:
 
 # ---------------------------------------------------------------- summary
 
-def summarize(runs: pd.DataFrame, epochs: pd.DataFrame | None = None, baseline: str | None = None,
-              alpha: float = 0.05) -> pd.DataFrame:
+
+def summarize(
+    runs: pd.DataFrame, epochs: pd.DataFrame | None = None, baseline: str | None = None, alpha: float = 0.05
+) -> pd.DataFrame:
     """summary.csv rows: one per (dataset, model, activation), sorted by dataset, model, rank.
 
     Columns: FIXED_SUMMARY_COLUMNS, then "<diagnostic>_mean" for every diagnostic column
@@ -137,11 +165,16 @@ def summarize(runs: pd.DataFrame, epochs: pd.DataFrame | None = None, baseline: 
     curves = _curves_of_good_runs(runs, epochs)
     baseline = None if baseline in (None, "") else str(baseline)
     out_rows = []
-    for (dataset, model), grp in runs.groupby(["dataset", "model"], sort=True):
-        rows = [_activation_row(grp[grp["activation"] == act], diag, curves)
-                for act in dict.fromkeys(grp["activation"])]
-        ranks = _ranks([r["test_accuracy_mean"] for r in rows], [r["test_accuracy_ci_low"] for r in rows],
-                       [r["test_accuracy_ci_high"] for r in rows], [r["n"] for r in rows])
+    for _, grp in runs.groupby(["dataset", "model"], sort=True):
+        rows = [
+            _activation_row(grp[grp["activation"] == act], diag, curves) for act in dict.fromkeys(grp["activation"])
+        ]
+        ranks = _ranks(
+            [r["test_accuracy_mean"] for r in rows],
+            [r["test_accuracy_ci_low"] for r in rows],
+            [r["test_accuracy_ci_high"] for r in rows],
+            [r["n"] for r in rows],
+        )
         for r, rk in zip(rows, ranks):
             r["rank"], r["best"] = rk, rk == 1
         _verdicts_vs_baseline(rows, baseline, alpha)
@@ -190,19 +223,34 @@ def _activation_row(mine: pd.DataFrame, diag: list[str], curves: pd.DataFrame | 
     acc, loss = mean_ci(ok["test_accuracy"]), mean_ci(ok["test_loss"])
     first = mine.iloc[0]
     row = {
-        "dataset": first["dataset"], "model": first["model"], "activation": first["activation"],
-        "n": int(len(ok)), "n_diverged": int(mine["diverged"].sum()), "n_failed": int(mine["failed"].sum()),
+        "dataset": first["dataset"],
+        "model": first["model"],
+        "activation": first["activation"],
+        "n": int(len(ok)),
+        "n_diverged": int(mine["diverged"].sum()),
+        "n_failed": int(mine["failed"].sum()),
         "n_at_chance": int(ok["at_chance"].sum()),
-        "test_accuracy_mean": acc[0], "test_accuracy_std": acc[1],
-        "test_accuracy_ci_low": acc[2], "test_accuracy_ci_high": acc[3],
-        "test_loss_mean": loss[0], "test_loss_std": loss[1], "test_loss_ci_low": loss[2], "test_loss_ci_high": loss[3],
-        "curve_metric": "", "epochs_to_99pct": math.nan, "curve_mean": math.nan,
-        "seconds_per_epoch_mean": _mean(ok["seconds_per_epoch"]), "train_seconds_mean": _mean(ok["train_seconds"]),
+        "test_accuracy_mean": acc[0],
+        "test_accuracy_std": acc[1],
+        "test_accuracy_ci_low": acc[2],
+        "test_accuracy_ci_high": acc[3],
+        "test_loss_mean": loss[0],
+        "test_loss_std": loss[1],
+        "test_loss_ci_low": loss[2],
+        "test_loss_ci_high": loss[3],
+        "curve_metric": "",
+        "epochs_to_99pct": math.nan,
+        "curve_mean": math.nan,
+        "seconds_per_epoch_mean": _mean(ok["seconds_per_epoch"]),
+        "train_seconds_mean": _mean(ok["train_seconds"]),
         "_by_seed": _accuracy_by_seed(ok),
     }
     if curves is not None:
-        c = curves[(curves["dataset"] == row["dataset"]) & (curves["model"] == row["model"])
-                   & (curves["activation"] == row["activation"])]
+        c = curves[
+            (curves["dataset"] == row["dataset"])
+            & (curves["model"] == row["model"])
+            & (curves["activation"] == row["activation"])
+        ]
         if len(c):
             row["curve_metric"] = "val_accuracy" if (c["curve_metric"] == "val_accuracy").all() else "accuracy"
             row["epochs_to_99pct"] = _mean(c["epochs_to_99pct"])
@@ -222,8 +270,15 @@ def _verdicts_vs_baseline(rows: list[dict], baseline: str | None, alpha: float) 
     base_row = next((r for r in rows if baseline is not None and r["activation"] == baseline), None)
     tests = {}
     for r in rows:
-        r.update(baseline="", diff_vs_baseline=math.nan, test="", p_value=math.nan, p_holm=math.nan,
-                 min_detectable_drop=math.nan, verdict="")
+        r.update(
+            baseline="",
+            diff_vs_baseline=math.nan,
+            test="",
+            p_value=math.nan,
+            p_holm=math.nan,
+            min_detectable_drop=math.nan,
+            verdict="",
+        )
         if base_row is None:
             continue
         r["baseline"] = baseline
@@ -262,8 +317,8 @@ def _finite_or(x: float, default: float) -> float:
     return x if isinstance(x, (int, float)) and math.isfinite(x) else default
 
 
-
 # ---------------------------------------------------------------- per-run curves, ranks, diagnostics
+
 
 def diagnostic_columns(runs: pd.DataFrame) -> list[str]:
     """Numeric runs.csv columns outside the fixed schema (sorted): '<measure>/<layer>', grad_ratio_min, ..."""

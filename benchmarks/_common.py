@@ -1,4 +1,5 @@
 """Shared helpers of the benchmark scripts (stdlib only; nothing here imports Keras)."""
+
 from __future__ import annotations
 
 import csv
@@ -58,17 +59,24 @@ def machine() -> dict:
         affinity = len(os.sched_getaffinity(0))
     except AttributeError:
         affinity = None
-    return {"cpu_count": os.cpu_count(), "cpu_affinity": affinity, "cpu_model": model,
-            "platform": platform.platform(), "host": platform.node()}
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": affinity,
+        "cpu_model": model,
+        "platform": platform.platform(),
+        "host": platform.node(),
+    }
 
 
 def versions() -> dict:
-    code = ("import importlib.metadata as m, json, platform\n"
-            "out = {'python': platform.python_version()}\n"
-            "for p in ['actbench', 'keras', 'tensorflow', 'jax', 'torch', 'numpy']:\n"
-            "    try: out[p] = m.version(p)\n"
-            "    except m.PackageNotFoundError: pass\n"
-            "print(json.dumps(out))")
+    code = (
+        "import importlib.metadata as m, json, platform\n"
+        "out = {'python': platform.python_version()}\n"
+        "for p in ['actbench', 'keras', 'tensorflow', 'jax', 'torch', 'numpy']:\n"
+        "    try: out[p] = m.version(p)\n"
+        "    except m.PackageNotFoundError: pass\n"
+        "print(json.dumps(out))"
+    )
     out = subprocess.run([python_exe(), "-c", code], capture_output=True, text=True).stdout
     return json.loads(out or "{}")
 
@@ -84,8 +92,10 @@ def read_runs_csv(path: Path) -> list[dict]:
 
 def rounds_table(label: str, sides: list[str], rounds: list[dict]) -> list[str]:
     """Markdown rows: per side, its `<side>_seconds` in each round and the median."""
-    lines = [f"| {label} | " + " | ".join(f"round {r['round']}" for r in rounds) + " | median |",
-             "|---|" + "---|" * (len(rounds) + 1)]
+    lines = [
+        f"| {label} | " + " | ".join(f"round {r['round']}" for r in rounds) + " | median |",
+        "|---|" + "---|" * (len(rounds) + 1),
+    ]
     for side in sides:
         seconds = [r[f"{side}_seconds"] for r in rounds]
         lines.append(f"| {side} | " + " | ".join(f"{x:.1f} s" for x in seconds) + f" | **{median(seconds):.1f} s** |")

@@ -25,6 +25,7 @@ Two parts:
    with one). Also the correlation across activations of one seed (why within-run verdicts
    pair by seed). Writes OUT/calibration.json and OUT/calibration.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,10 +66,19 @@ def train(out: Path, n_seeds: int, only: str | None) -> dict:
             continue
         seeds = list(range(max(int(n_seeds * share), 1)))
         config = {
-            "name": f"calibration-{name}", "datasets": ["mnist_sample"], "activations": ACTIVATIONS,
-            "seeds": seeds, "baseline": "relu",
-            "training": {"optimizer": {"name": "adam", "learning_rate": lr}, "epochs": 1, "batch_size": 32,
-                         "validation_split": 0.0, "train_limit": train_limit, "engine": "packed"},
+            "name": f"calibration-{name}",
+            "datasets": ["mnist_sample"],
+            "activations": ACTIVATIONS,
+            "seeds": seeds,
+            "baseline": "relu",
+            "training": {
+                "optimizer": {"name": "adam", "learning_rate": lr},
+                "epochs": 1,
+                "batch_size": 32,
+                "validation_split": 0.0,
+                "train_limit": train_limit,
+                "engine": "packed",
+            },
             "diagnostics": {"gradients": False, "dead_units": False, "saturation": False, "timing": False},
         }
         path = out / f"{name}.yaml"
@@ -79,8 +89,7 @@ def train(out: Path, n_seeds: int, only: str | None) -> dict:
     return seconds
 
 
-def _subset(runs: pd.DataFrame, seeds, drop: float = 0.0, dropped: str | None = None,
-            source: str = "") -> ResultSet:
+def _subset(runs: pd.DataFrame, seeds, drop: float = 0.0, dropped: str | None = None, source: str = "") -> ResultSet:
     part = runs[runs["seed"].isin(list(seeds))].copy()
     if drop:
         part.loc[part["activation"] == dropped, "test_accuracy"] -= drop
@@ -95,8 +104,9 @@ def _trial_pairs(kind: str, rng: np.random.Generator, seeds: np.ndarray, k: int)
     return picked, picked
 
 
-def rate(base: pd.DataFrame, cand: pd.DataFrame, kind: str, k: int, drop: float, trials: int,
-         rng: np.random.Generator) -> dict:
+def rate(
+    base: pd.DataFrame, cand: pd.DataFrame, kind: str, k: int, drop: float, trials: int, rng: np.random.Generator
+) -> dict:
     """Share of trials in which compare exits 1, and in which the dropped row itself is flagged."""
     seeds = np.array(sorted(set(base["seed"]) & set(cand["seed"])))
     exits = flagged = 0
@@ -118,10 +128,14 @@ def analyse(out: Path, trials: int, seed: int = 0) -> dict:
     for name, df in runs.items():
         acc = df.pivot(index="seed", columns="activation", values="test_accuracy")
         report["configs"][name] = {
-            "seeds": int(len(acc)), "std_points": {a: round(100 * float(acc[a].std(ddof=1)), 3) for a in acc},
+            "seeds": int(len(acc)),
+            "std_points": {a: round(100 * float(acc[a].std(ddof=1)), 3) for a in acc},
             "mean_points": {a: round(100 * float(acc[a].mean()), 3) for a in acc},
-            "corr_across_activations": {f"{a}~{b}": round(float(acc[a].corr(acc[b])), 3)
-                                        for i, a in enumerate(ACTIVATIONS) for b in ACTIVATIONS[i + 1:]},
+            "corr_across_activations": {
+                f"{a}~{b}": round(float(acc[a].corr(acc[b])), 3)
+                for i, a in enumerate(ACTIVATIONS)
+                for b in ACTIVATIONS[i + 1 :]
+            },
             "at_chance": int(df["at_chance"].sum()),
         }
     for name in ("sample2000", "noisy1000"):
@@ -136,10 +150,21 @@ def analyse(out: Path, trials: int, seed: int = 0) -> dict:
                 for drop in DROPS:
                     start = time.perf_counter()
                     r = rate(runs[name], cand, "unpaired" if kind == "unpaired" else "paired", k, drop, trials, rng)
-                    report["cells"].append({"config": name, "kind": kind, "k": k, "drop_points": 100 * drop, **r,
-                                            "seconds": round(time.perf_counter() - start, 1)})
-                    print(f"{name:10s} {kind:13s} k={k} drop={100 * drop:.0f}: exit 1 in {100 * r['exit1']:.1f}% "
-                          f"(dropped row flagged {100 * r['dropped_row_flagged']:.1f}%) {r['tests']}", flush=True)
+                    report["cells"].append(
+                        {
+                            "config": name,
+                            "kind": kind,
+                            "k": k,
+                            "drop_points": 100 * drop,
+                            **r,
+                            "seconds": round(time.perf_counter() - start, 1),
+                        }
+                    )
+                    print(
+                        f"{name:10s} {kind:13s} k={k} drop={100 * drop:.0f}: exit 1 in {100 * r['exit1']:.1f}% "
+                        f"(dropped row flagged {100 * r['dropped_row_flagged']:.1f}%) {r['tests']}",
+                        flush=True,
+                    )
     return report
 
 
@@ -150,31 +175,48 @@ def _nudged_correlation(a: pd.DataFrame, b: pd.DataFrame) -> dict:
     for act in ACTIVATIONS:
         x = a[a["activation"] == act].set_index("seed")["test_accuracy"]
         y = b[b["activation"] == act].set_index("seed")["test_accuracy"].reindex(x.index)
-        out[act] = {"corr": round(float(x.corr(y)), 3), "diff_std_points": round(100 * float((y - x).std()), 3),
-                    "seed_std_points": round(100 * float(x.std()), 3)}
+        out[act] = {
+            "corr": round(float(x.corr(y)), 3),
+            "diff_std_points": round(100 * float((y - x).std()), 3),
+            "seed_std_points": round(100 * float(x.std()), 3),
+        }
     return out
 
 
 def markdown(report: dict) -> str:
-    lines = ["# Calibration of actbench compare", "",
-             f"{report['trials']} trials per cell; 3 activations (relu, tanh, elu) compared at once; max drop "
-             f"{100 * report['max_drop']:.0f} point, alpha {report['alpha']} (Holm across the 3 rows). Command: "
-             f"`{report.get('command', '')}`.", "",
-             "| config | seeds | mean % (relu, tanh, elu) | seed std, points | corr. of one seed's runs across "
-             "activations (relu~tanh, relu~elu, tanh~elu) | nudged rerun: std of per-seed differences, points | "
-             "runs at chance |", "|---|---:|---|---|---|---|---:|"]
+    lines = [
+        "# Calibration of actbench compare",
+        "",
+        f"{report['trials']} trials per cell; 3 activations (relu, tanh, elu) compared at once; max drop "
+        f"{100 * report['max_drop']:.0f} point, alpha {report['alpha']} (Holm across the 3 rows). Command: "
+        f"`{report.get('command', '')}`.",
+        "",
+        "| config | seeds | mean % (relu, tanh, elu) | seed std, points | corr. of one seed's runs across "
+        "activations (relu~tanh, relu~elu, tanh~elu) | nudged rerun: std of per-seed differences, points | "
+        "runs at chance |",
+        "|---|---:|---|---|---|---|---:|",
+    ]
     for name, info in report["configs"].items():
         nudged = info.get("corr_with_nudged")
         lines.append(
-            f"| {name} | {info['seeds']} | " + ", ".join(f"{info['mean_points'][a]:.2f}" for a in ACTIVATIONS)
-            + " | " + ", ".join(f"{info['std_points'][a]:.2f}" for a in ACTIVATIONS) + " | "
-            + ", ".join(f"{v:.2f}" for v in info["corr_across_activations"].values()) + " | "
+            f"| {name} | {info['seeds']} | "
+            + ", ".join(f"{info['mean_points'][a]:.2f}" for a in ACTIVATIONS)
+            + " | "
+            + ", ".join(f"{info['std_points'][a]:.2f}" for a in ACTIVATIONS)
+            + " | "
+            + ", ".join(f"{v:.2f}" for v in info["corr_across_activations"].values())
+            + " | "
             + (", ".join(f"{nudged[a]['diff_std_points']:.2f}" for a in ACTIVATIONS) if nudged else "–")
-            + f" | {info['at_chance']} |")
-    lines += ["", "Share of trials where compare exits 1 (drop 0: false alarms; otherwise detections of a drop of "
-              "one activation on every candidate seed):", "",
-              "| config | kind | seeds per side | drop 0 | drop 1 | drop 2 | drop 5 |",
-              "|---|---|---:|---:|---:|---:|---:|"]
+            + f" | {info['at_chance']} |"
+        )
+    lines += [
+        "",
+        "Share of trials where compare exits 1 (drop 0: false alarms; otherwise detections of a drop of "
+        "one activation on every candidate seed):",
+        "",
+        "| config | kind | seeds per side | drop 0 | drop 1 | drop 2 | drop 5 |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     cells = pd.DataFrame(report["cells"])
     if len(cells):
         for (name, kind, k), g in cells.groupby(["config", "kind", "k"], sort=False):
@@ -198,8 +240,7 @@ def main() -> None:
         return
     trained = train(args.out, args.seeds, args.only) if args.train else {}
     report = analyse(args.out, args.trials)
-    report.update(train_seconds=trained, machine=machine(), versions=versions(),
-                  command=" ".join(sys.argv))
+    report.update(train_seconds=trained, machine=machine(), versions=versions(), command=" ".join(sys.argv))
     (args.out / "calibration.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "calibration.md").write_text(markdown(report))
     print(markdown(report))

@@ -10,6 +10,7 @@ process start-up. Prints the median of each and the overhead (on/off - 1) in per
 issue target: at most 10 %. Writes JSON and markdown (same name, .md) to --out
 (default benchmarks/results/diagnostics-<date>.json).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (ROOT, actbench_cmd, loadavg, machine, median, timed, versions,  # noqa: E402
-                     publish, rounds_table)
+from _common import ROOT, actbench_cmd, loadavg, machine, median, publish, rounds_table, timed, versions  # noqa: E402
 
 ALL = ("gradients", "dead_units", "saturation", "timing")
 
@@ -32,8 +32,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=ROOT / "configs" / "quickstart.yaml")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--engine", choices=["packed", "sequential"], default=None,
-                   help="override training.engine (default: the config's)")
+    p.add_argument(
+        "--engine",
+        choices=["packed", "sequential"],
+        default=None,
+        help="override training.engine (default: the config's)",
+    )
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--keep", action="store_true", help="keep the temp dir with outputs and logs")
     args = p.parse_args(argv)
@@ -55,33 +59,51 @@ def main(argv=None) -> int:
         cfgs[mode] = path
     log = open(work / "log.txt", "w")
     rounds = []
-    print(f"config {args.config} (engine {args.engine or (base.get('training') or {}).get('engine', 'packed')}), "
-          f"{args.rounds} round(s); work dir {work}", flush=True)
+    print(
+        f"config {args.config} (engine {args.engine or (base.get('training') or {}).get('engine', 'packed')}), "
+        f"{args.rounds} round(s); work dir {work}",
+        flush=True,
+    )
     for r in range(args.rounds):
         rec = {"round": r + 1}
-        for mode in (("on", "off") if r % 2 == 0 else ("off", "on")):
+        for mode in ("on", "off") if r % 2 == 0 else ("off", "on"):
             rec[f"{mode}_load_before"] = loadavg()
             cmd = actbench_cmd() + ["run", str(cfgs[mode]), "--output", str(work / f"{mode}-{r + 1}"), "--overwrite"]
             rec[f"{mode}_seconds"], _ = timed(cmd, log=log)
-            print(f"  round {r + 1} diagnostics {mode:3s}: {rec[f'{mode}_seconds']:6.1f} s "
-                  f"(load before {rec[f'{mode}_load_before']})", flush=True)
+            print(
+                f"  round {r + 1} diagnostics {mode:3s}: {rec[f'{mode}_seconds']:6.1f} s "
+                f"(load before {rec[f'{mode}_load_before']})",
+                flush=True,
+            )
         rounds.append(rec)
     log.close()
     on = median([r["on_seconds"] for r in rounds])
     off = median([r["off_seconds"] for r in rounds])
     overhead = 100 * (on / off - 1)
-    result = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-              "command": " ".join([sys.executable] + sys.argv), "config": str(args.config),
-              "engine": args.engine, "machine": machine(), "versions": versions(), "load_after": loadavg(),
-              "median_seconds": {"on": round(on, 2), "off": round(off, 2)},
-              "overhead_percent": round(overhead, 1), "target_percent": 10, "meets_target": overhead <= 10,
-              "rounds": rounds}
+    result = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "command": " ".join([sys.executable] + sys.argv),
+        "config": str(args.config),
+        "engine": args.engine,
+        "machine": machine(),
+        "versions": versions(),
+        "load_after": loadavg(),
+        "median_seconds": {"on": round(on, 2), "off": round(off, 2)},
+        "overhead_percent": round(overhead, 1),
+        "target_percent": 10,
+        "meets_target": overhead <= 10,
+        "rounds": rounds,
+    }
     m = result["machine"]
-    header = [f"# actbench diagnostics overhead ({result['date']})", "",
-              f"- machine: {m['cpu_model']}, {m['cpu_count']} CPUs, load after {result['load_after']}",
-              f"- versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}",
-              f"- config: {args.config}; engine {args.engine or 'from config'}",
-              f"- command: `{result['command']}`", ""]
+    header = [
+        f"# actbench diagnostics overhead ({result['date']})",
+        "",
+        f"- machine: {m['cpu_model']}, {m['cpu_count']} CPUs, load after {result['load_after']}",
+        f"- versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}",
+        f"- config: {args.config}; engine {args.engine or 'from config'}",
+        f"- command: `{result['command']}`",
+        "",
+    ]
     body = rounds_table("diagnostics", ["on", "off"], rounds)
     body += ["", f"**overhead: {overhead:+.1f} %** (target <= 10 %: {'met' if overhead <= 10 else 'NOT met'})", ""]
     publish(args.out, result, header, body)

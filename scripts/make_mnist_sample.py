@@ -86,7 +86,7 @@ def split(x: np.ndarray, y: np.ndarray):
         idx = np.flatnonzero(y == c)
         perm = idx[rng.permutation(len(idx))]
         test_idx.append(perm[: n_test[c]])
-        train_idx.append(perm[n_test[c]:])
+        train_idx.append(perm[n_test[c] :])
     train_idx = np.sort(np.concatenate(train_idx))
     test_idx = np.sort(np.concatenate(test_idx))
     return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
@@ -119,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     x, y = read_digits(args.tarball)
     x_train, y_train, x_test, y_test = split(x, y)
-    write_npz_deterministic(
-        args.out, {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-    )
+    write_npz_deterministic(args.out, {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test})
     with open(args.out, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
     print(f"{len(x)} images {np.bincount(y).tolist()}")

@@ -26,8 +26,17 @@ PROFILES = {
 }
 
 
-def make_frames(activations=("relu", "gelu", "tanh"), seeds=(0, 1, 2), epochs=5, dataset="mnist",
-                model="small_cnn", diverged=(), val=True, config_hash=CONFIG_HASH, rng_seed=0):
+def make_frames(
+    activations=("relu", "gelu", "tanh"),
+    seeds=(0, 1, 2),
+    epochs=5,
+    dataset="mnist",
+    model="small_cnn",
+    diverged=(),
+    val=True,
+    config_hash=CONFIG_HASH,
+    rng_seed=0,
+):
     """(runs, epochs) DataFrames in file form. diverged: iterable of (activation, seed)."""
     rng = np.random.default_rng(rng_seed)
     run_rows, ep_rows = [], []
@@ -42,10 +51,17 @@ def make_frames(activations=("relu", "gelu", "tanh"), seeds=(0, 1, 2), epochs=5,
                 acc = final * prog + rng.normal(0, 0.004)
                 vacc = acc - 0.01 + rng.normal(0, 0.004)
                 row = {
-                    "config_hash": config_hash, "dataset": dataset, "model": model, "activation": act,
-                    "seed": seed, "epoch": ep, "loss": 2.3 * (1 - prog) + 0.2 + rng.normal(0, 0.01),
-                    "accuracy": acc, "val_loss": (2.3 * (1 - prog) + 0.25) if val else np.nan,
-                    "val_accuracy": vacc if val else np.nan, "seconds": spe + rng.normal(0, 0.05),
+                    "config_hash": config_hash,
+                    "dataset": dataset,
+                    "model": model,
+                    "activation": act,
+                    "seed": seed,
+                    "epoch": ep,
+                    "loss": 2.3 * (1 - prog) + 0.2 + rng.normal(0, 0.01),
+                    "accuracy": acc,
+                    "val_loss": (2.3 * (1 - prog) + 0.25) if val else np.nan,
+                    "val_accuracy": vacc if val else np.nan,
+                    "seconds": spe + rng.normal(0, 0.05),
                     "grad_ratio": 10 ** (1 + 0.3 * ep + rng.normal(0, 0.1)),
                 }
                 for i, layer in enumerate(LAYERS):
@@ -61,16 +77,28 @@ def make_frames(activations=("relu", "gelu", "tanh"), seeds=(0, 1, 2), epochs=5,
                     break
             test_acc = final + rng.normal(0, 0.004)
             run = {
-                "config_hash": config_hash, "dataset": dataset, "model": model, "activation": act, "seed": seed,
-                "activation_name": act, "params": 93322, "epochs_run": 3 if div else epochs,
+                "config_hash": config_hash,
+                "dataset": dataset,
+                "model": model,
+                "activation": act,
+                "seed": seed,
+                "activation_name": act,
+                "params": 93322,
+                "epochs_run": 3 if div else epochs,
                 "test_loss": np.nan if div else 0.3 - 0.1 * (final - 0.9) + rng.normal(0, 0.01),
                 "test_accuracy": np.nan if div else test_acc,
                 "best_val_accuracy": np.nan if div or not val else float(np.max(acc_curve)),
                 "best_epoch": np.nan if div or not val else int(np.argmax(acc_curve)) + 1,
-                "train_seconds": spe * epochs, "seconds_per_epoch": spe, "timing": "excluding_first_epoch",
-                "test_examples_per_second": 5000.0, "diverged": "true" if div else "false",
-                "diverged_epoch": 3 if div else np.nan, "engine": "keras", "backend": "tensorflow",
-                "grad_ratio_min": 5.0 + rng.normal(0, 0.5), "grad_ratio_max": 80.0 + rng.normal(0, 5),
+                "train_seconds": spe * epochs,
+                "seconds_per_epoch": spe,
+                "timing": "excluding_first_epoch",
+                "test_examples_per_second": 5000.0,
+                "diverged": "true" if div else "false",
+                "diverged_epoch": 3 if div else np.nan,
+                "engine": "keras",
+                "backend": "tensorflow",
+                "grad_ratio_min": 5.0 + rng.normal(0, 0.5),
+                "grad_ratio_max": 80.0 + rng.normal(0, 5),
             }
             for layer in LAYERS[:3]:
                 run[f"dead_fraction/{layer}"] = max(0.0, dead * 1.5 + rng.normal(0, 0.01))
@@ -86,7 +114,10 @@ def metadata(activations=("relu", "gelu", "tanh"), baseline="relu", config_hash=
     v.update(versions)
     return {
         "config": {"name": "fake-mnist", "baseline": baseline, "activations": list(activations)},
-        "config_hash": config_hash, "versions": v, "backend": "tensorflow", "devices": ["CPU:0"],
+        "config_hash": config_hash,
+        "versions": v,
+        "backend": "tensorflow",
+        "devices": ["CPU:0"],
     }
 
 
@@ -101,7 +132,8 @@ def write_dir(path: Path, runs: pd.DataFrame, epochs: pd.DataFrame | None = None
     return path
 
 
-def make_result_dir(path: Path, activations=("relu", "gelu", "tanh"), seeds=(0, 1, 2), epochs=5,
-                    baseline="relu", **kw) -> Path:
+def make_result_dir(
+    path: Path, activations=("relu", "gelu", "tanh"), seeds=(0, 1, 2), epochs=5, baseline="relu", **kw
+) -> Path:
     runs, eps = make_frames(activations, seeds, epochs, **kw)
     return write_dir(path, runs, eps, metadata(activations, baseline))

@@ -37,10 +37,9 @@ def make_images(n: int, shape: tuple[int, ...], num_classes: int, seed: int = 0)
     """n uint8 images of `shape` with balanced labels; each class has a distinct pattern."""
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.arange(n) % num_classes).astype(np.uint8)
-    templates = np.stack([
-        (np.random.default_rng(1000 + c).random(shape) > 0.5).astype(np.float64) * 200.0
-        for c in range(num_classes)
-    ])
+    templates = np.stack(
+        [(np.random.default_rng(1000 + c).random(shape) > 0.5).astype(np.float64) * 200.0 for c in range(num_classes)]
+    )
     x = templates[y] + rng.integers(0, 56, size=(n,) + tuple(shape))
     return np.clip(x, 0, 255).astype(np.uint8), y
 
@@ -52,8 +51,9 @@ def _split(n_train, n_test, shape, num_classes, seed):
 
 
 # ----------------------------------------------------------------------------- MNIST npz
-def write_mnist_npz(directory, n_train: int = 60, n_test: int = 20, seed: int = 0,
-                    fname: str = "mnist.npz", arrays: dict | None = None) -> str:
+def write_mnist_npz(
+    directory, n_train: int = 60, n_test: int = 20, seed: int = 0, fname: str = "mnist.npz", arrays: dict | None = None
+) -> str:
     """Keras-style mnist.npz. `arrays` overrides any of x_train/y_train/x_test/y_test."""
     x_tr, y_tr, x_te, y_te = _split(n_train, n_test, (28, 28), 10, seed)
     data = {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}
@@ -78,24 +78,31 @@ def write_idx_file(path, array: np.ndarray) -> str:
     return str(path)
 
 
-def write_idx_gz(directory, n_train: int = 60, n_test: int = 20, seed: int = 0,
-                 arrays: dict | None = None) -> list[str]:
+def write_idx_gz(
+    directory, n_train: int = 60, n_test: int = 20, seed: int = 0, arrays: dict | None = None
+) -> list[str]:
     """The four IDX .gz files, written directly into `directory`. Returns their paths
     in the order train-images, train-labels, t10k-images, t10k-labels."""
     x_tr, y_tr, x_te, y_te = _split(n_train, n_test, (28, 28), 10, seed)
     data = {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}
     data.update(arrays or {})
     os.makedirs(directory, exist_ok=True)
-    return [write_idx_file(os.path.join(str(directory), IDX_NAMES[k]), data[k])
-            for k in ("x_train", "y_train", "x_test", "y_test")]
+    return [
+        write_idx_file(os.path.join(str(directory), IDX_NAMES[k]), data[k])
+        for k in ("x_train", "y_train", "x_test", "y_test")
+    ]
 
 
 # ----------------------------------------------------------------------------- CIFAR
 def cifar_batch_bytes(x: np.ndarray, labels, label_key: str = "labels", extra: dict | None = None) -> bytes:
     """Pickle one CIFAR batch: x is (N, 32, 32, 3) uint8, stored as (N, 3072) channel-first rows."""
     data = np.ascontiguousarray(np.asarray(x).transpose(0, 3, 1, 2)).reshape(len(x), 3072)
-    d = {b"batch_label": b"fake batch", label_key.encode(): [int(v) for v in labels], b"data": data,
-         b"filenames": [b"img_%d.png" % i for i in range(len(x))]}
+    d = {
+        b"batch_label": b"fake batch",
+        label_key.encode(): [int(v) for v in labels],
+        b"data": data,
+        b"filenames": [b"img_%d.png" % i for i in range(len(x))],
+    }
     d.update(extra or {})
     return pickle.dumps(d, protocol=3)
 
@@ -106,8 +113,12 @@ def _cifar10_members(n_per_batch, n_test, seed, labels_override=None):
         x, y = make_images(n_per_batch, (32, 32, 3), 10, seed + i)
         members[f"cifar-10-batches-py/data_batch_{i}"] = cifar_batch_bytes(x, y)
     x, y = make_images(n_test, (32, 32, 3), 10, seed + 100)
-    members["cifar-10-batches-py/test_batch"] = cifar_batch_bytes(x, labels_override if labels_override is not None else y)
-    members["cifar-10-batches-py/batches.meta"] = pickle.dumps({b"label_names": [b"c%d" % i for i in range(10)]}, protocol=3)
+    members["cifar-10-batches-py/test_batch"] = cifar_batch_bytes(
+        x, labels_override if labels_override is not None else y
+    )
+    members["cifar-10-batches-py/batches.meta"] = pickle.dumps(
+        {b"label_names": [b"c%d" % i for i in range(10)]}, protocol=3
+    )
     return members
 
 
@@ -118,7 +129,8 @@ def _cifar100_members(n_train, n_test, seed, labels_override=None):
         if part == "test" and labels_override is not None:
             y = labels_override
         members[f"cifar-100-python/{part}"] = cifar_batch_bytes(
-            x, y, "fine_labels", extra={b"coarse_labels": [int(v) // 5 for v in y]})
+            x, y, "fine_labels", extra={b"coarse_labels": [int(v) // 5 for v in y]}
+        )
     members["cifar-100-python/meta"] = pickle.dumps({b"fine_label_names": [b"f%d" % i for i in range(100)]}, protocol=3)
     return members
 
@@ -144,8 +156,14 @@ def _write_dir(directory, members: dict[str, bytes]) -> str:
     return top
 
 
-def write_cifar10_tar(directory, n_per_batch: int = 20, n_test: int = 20, seed: int = 0,
-                      fname: str = "cifar-10-python.tar.gz", labels_override=None) -> str:
+def write_cifar10_tar(
+    directory,
+    n_per_batch: int = 20,
+    n_test: int = 20,
+    seed: int = 0,
+    fname: str = "cifar-10-python.tar.gz",
+    labels_override=None,
+) -> str:
     os.makedirs(directory, exist_ok=True)
     return _write_tar(os.path.join(str(directory), fname), _cifar10_members(n_per_batch, n_test, seed, labels_override))
 
@@ -155,8 +173,14 @@ def write_cifar10_dir(directory, n_per_batch: int = 20, n_test: int = 20, seed: 
     return _write_dir(directory, _cifar10_members(n_per_batch, n_test, seed))
 
 
-def write_cifar100_tar(directory, n_train: int = 200, n_test: int = 100, seed: int = 0,
-                       fname: str = "cifar-100-python.tar.gz", labels_override=None) -> str:
+def write_cifar100_tar(
+    directory,
+    n_train: int = 200,
+    n_test: int = 100,
+    seed: int = 0,
+    fname: str = "cifar-100-python.tar.gz",
+    labels_override=None,
+) -> str:
     os.makedirs(directory, exist_ok=True)
     return _write_tar(os.path.join(str(directory), fname), _cifar100_members(n_train, n_test, seed, labels_override))
 

@@ -46,8 +46,9 @@ def test_textbook_derivatives_hold():
     np.testing.assert_allclose(activations.closed_form("relu", {})[1](x), (x > 0).astype(float))
 
 
-@pytest.mark.parametrize("name, params", [("leaky_relu", {"negative_slope": 0.05}), ("elu", {"alpha": 0.5}),
-                                          ("swish", {"beta": 2.0})])
+@pytest.mark.parametrize(
+    "name, params", [("leaky_relu", {"negative_slope": 0.05}), ("elu", {"alpha": 0.5}), ("swish", {"beta": 2.0})]
+)
 def test_parametric_forms(name, params):
     fn, _ = activations.keras_activation(name, params)
     f, df = activations.closed_form(name, params)
@@ -79,10 +80,12 @@ def test_same_seed_same_initial_weights_across_activations():
 
 
 def test_depth_and_padding_options():
-    deep = build_model(ModelSpec(conv_filters=[8, 8, 8, 8, 8], padding="same", dense_units=[16]),
-                       (28, 28, 1), 10, "relu", {})
-    assert [l.name for l in deep.layers if l.name.startswith("conv")] == [f"conv{i}" for i in range(1, 6)]
+    deep = build_model(
+        ModelSpec(conv_filters=[8, 8, 8, 8, 8], padding="same", dense_units=[16]), (28, 28, 1), 10, "relu", {}
+    )
+    assert [layer.name for layer in deep.layers if layer.name.startswith("conv")] == [f"conv{i}" for i in range(1, 6)]
     from actbench.model import check_shape
+
     with pytest.raises(ValueError, match="padding: same"):
         check_shape(ModelSpec(conv_filters=[8] * 5), (28, 28, 1))
 
@@ -101,8 +104,9 @@ def measure(act, bias):
     x = np.random.default_rng(0).random((16, 8, 8, 1)).astype("float32")
     y = np.arange(16) % 10
     spec = type("Spec", (), {"name": act})()
-    return diagnostics.measure(forced_model(act, bias), spec, diagnostics.Probe(x, y), DiagnosticsSpec(),
-                               backends.for_name("tensorflow"))
+    return diagnostics.measure(
+        forced_model(act, bias), spec, diagnostics.Probe(x, y), DiagnosticsSpec(), backends.for_name("tensorflow")
+    )
 
 
 def test_dead_units_hand_built():
@@ -120,7 +124,7 @@ def test_dead_units_hand_built():
 
 
 def test_saturation_hand_built():
-    assert measure("tanh", 6.0)["saturation/conv1"] == 1.0     # tanh(6) = 0.99998: within 1e-2 of 1
+    assert measure("tanh", 6.0)["saturation/conv1"] == 1.0  # tanh(6) = 0.99998: within 1e-2 of 1
     assert measure("tanh", 0.5)["saturation/conv1"] == 0.0
     assert measure("sigmoid", -8.0)["saturation/dense1"] == 1.0
     assert np.isnan(measure("relu", 6.0)["saturation/conv1"])  # unbounded: not measured
@@ -128,8 +132,11 @@ def test_saturation_hand_built():
 
 def test_gradient_norms_and_ratio():
     row = measure("relu", 0.5)
-    assert set(k for k in row if k.startswith("grad_norm/")) == {"grad_norm/conv1", "grad_norm/dense1",
-                                                                  "grad_norm/output"}
+    assert set(k for k in row if k.startswith("grad_norm/")) == {
+        "grad_norm/conv1",
+        "grad_norm/dense1",
+        "grad_norm/output",
+    }
     assert row["grad_ratio"] == pytest.approx(row["grad_norm/conv1"] / row["grad_norm/output"])
 
 

@@ -16,8 +16,9 @@ README = (ROOT / "README.md").read_text()
 runner = CliRunner()
 GROUPS = {g.name: g.typer_instance for g in app.registered_groups}
 COMMANDS = [c.name or c.callback.__name__ for c in app.registered_commands] + list(GROUPS)
-SUBCOMMANDS = [f"{group} {c.name or c.callback.__name__}" for group, sub in GROUPS.items()
-               for c in sub.registered_commands]
+SUBCOMMANDS = [
+    f"{group} {c.name or c.callback.__name__}" for group, sub in GROUPS.items() for c in sub.registered_commands
+]
 
 
 def test_commands():
@@ -47,8 +48,15 @@ def documented(column: str) -> bool:
 
 def test_readme_documents_every_column():
     fixed = results.RUN_COLUMNS + results.EPOCH_COLUMNS + list(FIXED_SUMMARY_COLUMNS)
-    diagnostic = ["grad_ratio_min", "grad_ratio_max", "dead_fraction/<layer>", "saturation/<layer>",
-                  "grad_norm/<layer>", "grad_ratio", "<diagnostic>_mean"]
+    diagnostic = [
+        "grad_ratio_min",
+        "grad_ratio_max",
+        "dead_fraction/<layer>",
+        "saturation/<layer>",
+        "grad_norm/<layer>",
+        "grad_ratio",
+        "<diagnostic>_mean",
+    ]
     missing = [c for c in fixed + diagnostic if not documented(c)]
     assert not missing, f"README lacks columns: {missing}"
 
@@ -66,9 +74,11 @@ def test_activations_and_datasets_commands():
 
 
 def test_result_commands_do_not_import_keras():
-    code = ("import sys; from typer.testing import CliRunner; from actbench.cli import app; "
-            "CliRunner().invoke(app, ['compare', '--help']); "
-            "import actbench.compare, actbench.merge, actbench.report, actbench.stats, actbench.format; "
-            "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch', 'matplotlib.pyplot') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys; from typer.testing import CliRunner; from actbench.cli import app; "
+        "CliRunner().invoke(app, ['compare', '--help']); "
+        "import actbench.compare, actbench.merge, actbench.report, actbench.stats, actbench.format; "
+        "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch', 'matplotlib.pyplot') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

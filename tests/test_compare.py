@@ -27,9 +27,18 @@ def _rs(spec, config_hash="h1", metadata=None, source="x", first_seed=0):
     rows = []
     for act, accs in spec.items():
         for seed, acc in enumerate(accs, start=first_seed):
-            rows.append({"config_hash": config_hash, "dataset": "mnist", "model": "cnn", "activation": act,
-                         "seed": seed, "test_loss": 0.3, "test_accuracy": float("nan") if acc is None else acc,
-                         "diverged": acc is None})
+            rows.append(
+                {
+                    "config_hash": config_hash,
+                    "dataset": "mnist",
+                    "model": "cnn",
+                    "activation": act,
+                    "seed": seed,
+                    "test_loss": 0.3,
+                    "test_accuracy": float("nan") if acc is None else acc,
+                    "diverged": acc is None,
+                }
+            )
     return ResultSet(source=Path(source), runs=pd.DataFrame(rows), metadata=metadata)
 
 
@@ -61,8 +70,9 @@ def test_golden_same_values_on_other_seeds_use_welch_and_stay_same():
     cmp = compare(_golden("base_same"), cand)
     r = _row(cmp, "relu")
     assert r["test"] == "welch" and r["diff"] == pytest.approx(-0.005)
-    assert r["p_value"] == pytest.approx(welch(cand.runs.loc[cand.runs["activation"] == "relu", "test_accuracy"],
-                                               [0.910, 0.915, 0.905, 0.912, 0.908])[3])
+    assert r["p_value"] == pytest.approx(
+        welch(cand.runs.loc[cand.runs["activation"] == "relu", "test_accuracy"], [0.910, 0.915, 0.905, 0.912, 0.908])[3]
+    )
     assert r["p_value"] > 0.05 and r["verdict"] == "same" and not r["regression"]
     assert _row(cmp, "gelu")["verdict"] == "same"  # equal numbers on other seeds are not a rerun
     assert format_comparison(cmp, "markdown") == (GOLDEN / "expected_other_seeds.md").read_text()
@@ -112,10 +122,13 @@ def test_paired_hand_computed_with_seeds_left_out():
     # power: (t_0.975,2 + t_0.8,2) * se = (4.302653 + 1.060660) * 0.0057735 = 3.10 points
     assert r["min_detectable_drop"] == pytest.approx((4.302653 + 1.060660) * se, abs=1e-6)
     text = "\n".join(cmp.warnings)
-    assert ("mnist/cnn/relu: paired on 3 common seeds; left out (base only: seed(s) 3; candidate only: seed(s) 4)"
-            in text)
-    assert ("3 paired seeds cannot reliably detect drops under 3.10 points (mnist/cnn/relu; 80% power at alpha "
-            "0.05/1), above --max-drop 1.00: add seeds.") in text
+    assert (
+        "mnist/cnn/relu: paired on 3 common seeds; left out (base only: seed(s) 3; candidate only: seed(s) 4)" in text
+    )
+    assert (
+        "3 paired seeds cannot reliably detect drops under 3.10 points (mnist/cnn/relu; 80% power at alpha "
+        "0.05/1), above --max-drop 1.00: add seeds."
+    ) in text
     assert not any("cannot reliably" in w for w in compare(base, cand, max_drop=0.04).warnings)
 
 
@@ -125,9 +138,11 @@ def test_holm_across_rows_of_one_comparison():
     cand = _rs({"a": [0.87, 0.869, 0.871], "b": [0.87, 0.88, 0.86], "c": [0.89, 0.91, 0.89]})
     cmp = compare(base, cand)
     # a: d = -.03 -.031 -.029 (mean -.03, sd .001); b: -.03 -.02 -.04 (mean -.03, sd .01); c: -.01 .01 -.01
-    p = {"a": 2 * st.t.sf(0.03 / (0.001 / math.sqrt(3)), 2),
-         "b": 2 * st.t.sf(0.03 / (0.01 / math.sqrt(3)), 2),
-         "c": 2 * st.t.sf((0.01 / 3) / (math.sqrt(4e-4 / 3) / math.sqrt(3)), 2)}
+    p = {
+        "a": 2 * st.t.sf(0.03 / (0.001 / math.sqrt(3)), 2),
+        "b": 2 * st.t.sf(0.03 / (0.01 / math.sqrt(3)), 2),
+        "c": 2 * st.t.sf((0.01 / 3) / (math.sqrt(4e-4 / 3) / math.sqrt(3)), 2),
+    }
     for act in "abc":
         assert _row(cmp, act)["p_value"] == pytest.approx(p[act], rel=1e-6)
     # sorted a < b < c: a * 3, max(that, b * 2), max(that, c * 1)
@@ -169,8 +184,10 @@ def test_at_chance_runs_are_counted_and_named():
 
 
 def test_one_seed_uses_max_drop_only():
-    cmp = compare(_rs({"a": [0.90], "b": [0.90], "c": [0.90], "d": [0.90, 0.91]}),
-                  _rs({"a": [0.885], "b": [0.895], "c": [0.92], "d": [0.80]}))
+    cmp = compare(
+        _rs({"a": [0.90], "b": [0.90], "c": [0.90], "d": [0.90, 0.91]}),
+        _rs({"a": [0.885], "b": [0.895], "c": [0.92], "d": [0.80]}),
+    )
     assert (_row(cmp, "a")["verdict"], bool(_row(cmp, "a")["regression"])) == ("worse", True)
     assert (_row(cmp, "b")["verdict"], bool(_row(cmp, "b")["regression"])) == ("same", False)
     assert (_row(cmp, "c")["verdict"], bool(_row(cmp, "c")["regression"])) == ("better", False)
@@ -194,8 +211,10 @@ def test_all_diverged_candidate_is_regression():
 def test_warnings_hash_versions_and_one_sided_rows():
     meta_b = {"versions": {"keras": "3.12.0", "tensorflow": "2.20.0"}, "backend": "tensorflow"}
     meta_c = {"versions": {"keras": "3.12.0", "tensorflow": "2.21.0"}, "backend": "tensorflow"}
-    cmp = compare(_rs({"relu": [0.9, 0.91], "tanh": [0.8, 0.81]}, "aaa111", meta_b),
-                  _rs({"relu": [0.9, 0.91], "gelu": [0.92, 0.93]}, "bbb222", meta_c))
+    cmp = compare(
+        _rs({"relu": [0.9, 0.91], "tanh": [0.8, 0.81]}, "aaa111", meta_b),
+        _rs({"relu": [0.9, 0.91], "gelu": [0.92, 0.93]}, "bbb222", meta_c),
+    )
     text = "\n".join(cmp.warnings)
     assert "aaa111" in text and "bbb222" in text
     assert "tensorflow 2.21.0 vs 2.20.0" in text and "keras" not in text
@@ -222,9 +241,11 @@ def test_nothing_in_common_is_an_error():
 def test_csv_and_json_formats():
     cmp = compare(_golden("base_regression"), _golden("cand_regression"))
     csv = format_comparison(cmp, "csv")
-    assert csv.splitlines()[0] == ("dataset,model,activation,test,base_n,cand_n,base_at_chance,cand_at_chance,"
-                                   "base_mean,cand_mean,diff,diff_ci_low,diff_ci_high,p_value,p_holm,"
-                                   "min_detectable_drop,verdict,regression")
+    assert csv.splitlines()[0] == (
+        "dataset,model,activation,test,base_n,cand_n,base_at_chance,cand_at_chance,"
+        "base_mean,cand_mean,diff,diff_ci_low,diff_ci_high,p_value,p_holm,"
+        "min_detectable_drop,verdict,regression"
+    )
     data = json.loads(format_comparison(cmp, "json"))
     assert data["regressed"] is True and data["warnings"] == []
     assert data["rows"][0]["activation"] == "relu" and data["rows"][0]["regression"] is True

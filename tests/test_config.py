@@ -54,44 +54,77 @@ def test_validate_prints_plan(tmp_path):
     assert "4 runs" in result.output and "lrelu-0.1" in result.output
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nfoo: 1\n",
-     ["line 4", "unknown key 'foo'", "allowed keys: name, datasets"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining:\n  epoks: 3\n",
-     ["line 5", "training.epoks", "did you mean 'epochs'", "allowed keys: optimizer, epochs"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {epochs: many}\n",
-     ["training.epochs", "valid integer"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {epochs: 0}\n",
-     ["training.epochs", "greater than 0"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {batch_size: -1}\n",
-     ["training.batch_size", "greater than 0"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {validation_split: 1.0}\n",
-     ["training.validation_split", "less than 1"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {validation_split: -0.1}\n",
-     ["training.validation_split", "greater than or equal to 0"]),
-    ("name: x\ndatasets: [mnsit]\nactivations: [relu]\n",
-     ["line 2", "unknown dataset 'mnsit'", "did you mean 'mnist'", "valid: mnist_sample, mnist"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu, tanhh]\n",
-     ["line 3", "activations[1]", "unknown activation 'tanhh'", "did you mean 'tanh'"]),
-    ("name: x\ndatasets: []\nactivations: [relu]\n", ["datasets", "at least 1"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: []\n", ["activations", "at least 1"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nseeds: []\n", ["seeds", "at least 1"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu, relu]\n",
-     ["line 3", "duplicate activation label(s) relu"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations:\n  - relu\n  - {name: leaky_relu, slope: 2}\n",
-     ["line 5", "no parameter(s) slope", "negative_slope"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nbaseline: gelu\n",
-     ["line 4", "baseline 'gelu' is not one of the activation labels"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: ['nosuchmodule_xyz:f']\n",
-     ["no file nosuchmodule_xyz.py", "never from installed modules"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nbackend: theano\n",
-     ["backend", "'tensorflow' or 'jax'"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {optimizer: {name: adagrad}}\n",
-     ["training.optimizer.name", "'adam', 'sgd' or 'rmsprop'"]),
-    ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nseeds: [1, 1]\n", ["seeds must be unique"]),
-    ("- just\n- a list\n", ["expected a mapping"]),
-    ("name: x\ndatasets: [mnist_sample\nactivations: [relu]\n", ["YAML syntax error", "line 3, column"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nfoo: 1\n",
+            ["line 4", "unknown key 'foo'", "allowed keys: name, datasets"],
+        ),
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining:\n  epoks: 3\n",
+            ["line 5", "training.epoks", "did you mean 'epochs'", "allowed keys: optimizer, epochs"],
+        ),
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {epochs: many}\n",
+            ["training.epochs", "valid integer"],
+        ),
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {epochs: 0}\n",
+            ["training.epochs", "greater than 0"],
+        ),
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {batch_size: -1}\n",
+            ["training.batch_size", "greater than 0"],
+        ),
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {validation_split: 1.0}\n",
+            ["training.validation_split", "less than 1"],
+        ),
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {validation_split: -0.1}\n",
+            ["training.validation_split", "greater than or equal to 0"],
+        ),
+        (
+            "name: x\ndatasets: [mnsit]\nactivations: [relu]\n",
+            ["line 2", "unknown dataset 'mnsit'", "did you mean 'mnist'", "valid: mnist_sample, mnist"],
+        ),
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations: [relu, tanhh]\n",
+            ["line 3", "activations[1]", "unknown activation 'tanhh'", "did you mean 'tanh'"],
+        ),
+        ("name: x\ndatasets: []\nactivations: [relu]\n", ["datasets", "at least 1"]),
+        ("name: x\ndatasets: [mnist_sample]\nactivations: []\n", ["activations", "at least 1"]),
+        ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nseeds: []\n", ["seeds", "at least 1"]),
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations: [relu, relu]\n",
+            ["line 3", "duplicate activation label(s) relu"],
+        ),
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations:\n  - relu\n  - {name: leaky_relu, slope: 2}\n",
+            ["line 5", "no parameter(s) slope", "negative_slope"],
+        ),
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nbaseline: gelu\n",
+            ["line 4", "baseline 'gelu' is not one of the activation labels"],
+        ),
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations: ['nosuchmodule_xyz:f']\n",
+            ["no file nosuchmodule_xyz.py", "never from installed modules"],
+        ),
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nbackend: theano\n",
+            ["backend", "'tensorflow' or 'jax'"],
+        ),
+        (
+            "name: x\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {optimizer: {name: adagrad}}\n",
+            ["training.optimizer.name", "'adam', 'sgd' or 'rmsprop'"],
+        ),
+        ("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nseeds: [1, 1]\n", ["seeds must be unique"]),
+        ("- just\n- a list\n", ["expected a mapping"]),
+        ("name: x\ndatasets: [mnist_sample\nactivations: [relu]\n", ["YAML syntax error", "line 3, column"]),
+    ],
+)
 def test_config_errors(tmp_path, text, expected):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
@@ -144,8 +177,10 @@ def test_run_refuses_dir_of_other_config(tmp_path):
 def test_run_fails_fast_when_dataset_missing(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.delenv("ACTBENCH_DATA_DIR", raising=False)
-    path = write(tmp_path, "name: x\ndatasets: [cifar10, mnist_sample]\nactivations: [relu]\n"
-                 f"output: {{dir: {tmp_path / 'out'}}}\n")
+    path = write(
+        tmp_path,
+        f"name: x\ndatasets: [cifar10, mnist_sample]\nactivations: [relu]\noutput: {{dir: {tmp_path / 'out'}}}\n",
+    )
     result = runner.invoke(app, ["run", str(path)])
     assert result.exit_code == 2
     assert "cifar10" in result.output and "data_dir" in result.output
@@ -153,8 +188,11 @@ def test_run_fails_fast_when_dataset_missing(tmp_path, monkeypatch):
 
 
 def test_experiment_is_complete_without_yaml():
-    exp = config.Experiment(name="py", datasets=["mnist_sample"],
-                            activations=["tanh", {"name": "leaky_relu", "negative_slope": 0.1}, "relu"])
+    exp = config.Experiment(
+        name="py",
+        datasets=["mnist_sample"],
+        activations=["tanh", {"name": "leaky_relu", "negative_slope": 0.1}, "relu"],
+    )
     assert exp.labels == ["tanh", "leaky_relu-negative_slope=0.1", "relu"]
     assert exp.baseline == "relu"
     assert [m.label for m in exp.models] == ["reference"] and exp.model is None
@@ -163,8 +201,12 @@ def test_experiment_is_complete_without_yaml():
 
 def test_experiment_from_python_equals_experiment_from_yaml(tmp_path):
     from_yaml = config.load(write(tmp_path, GOOD))
-    from_python = config.Experiment(name="tiny", datasets=["mnist_sample"], seeds=[0, 1], activations=[
-        "relu", {"name": "leaky_relu", "negative_slope": 0.1, "label": "lrelu-0.1"}])
+    from_python = config.Experiment(
+        name="tiny",
+        datasets=["mnist_sample"],
+        seeds=[0, 1],
+        activations=["relu", {"name": "leaky_relu", "negative_slope": 0.1, "label": "lrelu-0.1"}],
+    )
     assert from_python == from_yaml and from_python.config_hash() == from_yaml.config_hash()
 
 
@@ -200,8 +242,12 @@ def test_outline_by_index_arithmetic_equals_outline_of_the_expanded_plan(shape):
     from actbench import plan
 
     n_datasets, n_models, n_seeds, n_acts = shape
-    exp = config.Experiment(name="o", datasets=["mnist_sample", "mnist", "fashion_mnist"][:n_datasets],
-                            models=[{"label": f"m{i}"} for i in range(n_models)], seeds=list(range(10, 10 + n_seeds)),
-                            activations=["relu", "tanh", "elu", "gelu"][:n_acts])
+    exp = config.Experiment(
+        name="o",
+        datasets=["mnist_sample", "mnist", "fashion_mnist"][:n_datasets],
+        models=[{"label": f"m{i}"} for i in range(n_models)],
+        seeds=list(range(10, 10 + n_seeds)),
+        activations=["relu", "tanh", "elu", "gelu"][:n_acts],
+    )
     for show in (0, 5, 20):
         assert plan.outline_grid(exp, show) == plan.outline(plan.expand(exp), show)

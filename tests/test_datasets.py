@@ -81,11 +81,16 @@ def _accept_fake_in_keras(monkeypatch, name, official_name, path):
 
     real_validate = fu.validate_file
     fake = _sha(path)
-    monkeypatch.setattr(fu, "validate_file", lambda fpath, file_hash, algorithm="auto", chunk_size=65535:
-                        True if os.path.abspath(fpath) == os.path.abspath(path)
-                        else real_validate(fpath, file_hash, algorithm, chunk_size))
-    monkeypatch.setitem(ds.NAMES[name].checksums, official_name,
-                        ds.Checksum("sha256", fake, "file", "test"))
+    monkeypatch.setattr(
+        fu,
+        "validate_file",
+        lambda fpath, file_hash, algorithm="auto", chunk_size=65535: (
+            True
+            if os.path.abspath(fpath) == os.path.abspath(path)
+            else real_validate(fpath, file_hash, algorithm, chunk_size)
+        ),
+    )
+    monkeypatch.setitem(ds.NAMES[name].checksums, official_name, ds.Checksum("sha256", fake, "file", "test"))
 
 
 # ----------------------------------------------------------------------------- registry
@@ -97,8 +102,9 @@ def test_registry_names_and_specs():
     assert "keras" not in ds.__dict__  # no top-level keras import
 
 
-@pytest.mark.parametrize("typo,expected", [("mnst", "mnist"), ("fashion-mnist", "fashion_mnist"),
-                                           ("cifar-100", "cifar100")])
+@pytest.mark.parametrize(
+    "typo,expected", [("mnst", "mnist"), ("fashion-mnist", "fashion_mnist"), ("cifar-100", "cifar100")]
+)
 def test_unknown_name_suggests_closest(typo, expected, iso):
     with pytest.raises(DataError) as e:
         ds.load(typo)
@@ -142,8 +148,9 @@ def test_mnist_sample_loads_verified_and_stratified(iso):
 
 
 def test_mnist_sample_checksum_mismatch(iso, monkeypatch):
-    monkeypatch.setitem(ds.NAMES["mnist_sample"].checksums, "mnist_sample.npz",
-                        ds.Checksum("sha256", "0" * 64, "file", "test"))
+    monkeypatch.setitem(
+        ds.NAMES["mnist_sample"].checksums, "mnist_sample.npz", ds.Checksum("sha256", "0" * 64, "file", "test")
+    )
     with pytest.raises(DataError) as e:
         ds.load("mnist_sample")
     assert "0" * 64 in str(e.value) and ds.MNIST_SAMPLE_PATH in str(e.value)
@@ -214,12 +221,15 @@ def test_fashion_idx_via_data_dir(iso, tmp_path):
     assert "decompressed content" in str(e.value) and paths[0] in str(e.value)
 
 
-@pytest.mark.parametrize("writer,name,shape", [
-    (of.write_cifar10_tar, "cifar10", (100, 32, 32, 3)),
-    (of.write_cifar10_dir, "cifar10", (100, 32, 32, 3)),
-    (of.write_cifar100_tar, "cifar100", (200, 32, 32, 3)),
-    (of.write_cifar100_dir, "cifar100", (200, 32, 32, 3)),
-])
+@pytest.mark.parametrize(
+    "writer,name,shape",
+    [
+        (of.write_cifar10_tar, "cifar10", (100, 32, 32, 3)),
+        (of.write_cifar10_dir, "cifar10", (100, 32, 32, 3)),
+        (of.write_cifar100_tar, "cifar100", (200, 32, 32, 3)),
+        (of.write_cifar100_dir, "cifar100", (200, 32, 32, 3)),
+    ],
+)
 def test_cifar_via_data_dir(iso, tmp_path, writer, name, shape):
     writer(tmp_path / "d")
     raw = ds.load(name, str(tmp_path / "d"), verify=False)
@@ -258,10 +268,13 @@ def test_keras_cache_fashion_uses_real_loader(keras_home):
     assert raw.x_train.shape == (30, 28, 28) and raw.y_test.shape == (10,)
 
 
-@pytest.mark.parametrize("name,official,shape", [
-    ("mnist", "mnist.npz", (60, 28, 28)),
-    ("cifar100", "cifar-100-python.tar.gz", (200, 32, 32, 3)),
-])
+@pytest.mark.parametrize(
+    "name,official,shape",
+    [
+        ("mnist", "mnist.npz", (60, 28, 28)),
+        ("cifar100", "cifar-100-python.tar.gz", (200, 32, 32, 3)),
+    ],
+)
 def test_keras_cache_real_loader(keras_home, monkeypatch, name, official, shape):
     path = of.write_keras_cache(keras_home, name)
     _accept_fake_in_keras(monkeypatch, name, official, path)
@@ -283,8 +296,9 @@ def test_keras_cache_cifar10_loader_errors_become_data_errors(keras_home, monkey
         ds.load("cifar10")
     assert path in str(e.value)
     # Keras 3 extracted the archive into <name>-target/
-    assert os.path.isfile(os.path.join(str(keras_home), "datasets", "cifar-10-batches-py-target",
-                                       "cifar-10-batches-py", "data_batch_1"))
+    assert os.path.isfile(
+        os.path.join(str(keras_home), "datasets", "cifar-10-batches-py-target", "cifar-10-batches-py", "data_batch_1")
+    )
 
 
 @pytest.mark.parametrize("name", ["mnist", "cifar10", "cifar100"])
@@ -305,10 +319,24 @@ def test_missing_lists_files_locations_and_fixes(iso, tmp_path):
         ds.check_available(["mnist_sample", "mnist", "fashion_mnist", "cifar10", "cifar100"], str(ddir))
     msg = str(e.value)
     cache = os.path.join(str(iso), "datasets")
-    for needle in ["mnist", "fashion_mnist", "cifar10", "cifar100", "mnist.npz", "train-images-idx3-ubyte.gz",
-                   "cifar-10-python.tar.gz", "cifar-100-python.tar.gz", str(ddir), cache,
-                   "cifar-10-batches-py-target_archive", "cifar-100-python-target_archive",
-                   "KERAS_HOME", "~/.keras/datasets", "ACTBENCH_DATA_DIR", "data_dir"]:
+    for needle in [
+        "mnist",
+        "fashion_mnist",
+        "cifar10",
+        "cifar100",
+        "mnist.npz",
+        "train-images-idx3-ubyte.gz",
+        "cifar-10-python.tar.gz",
+        "cifar-100-python.tar.gz",
+        str(ddir),
+        cache,
+        "cifar-10-batches-py-target_archive",
+        "cifar-100-python-target_archive",
+        "KERAS_HOME",
+        "~/.keras/datasets",
+        "ACTBENCH_DATA_DIR",
+        "data_dir",
+    ]:
         assert needle in msg, needle
     assert "mnist_sample" not in msg.splitlines()[0]
     assert len(msg.splitlines()) < 30
@@ -409,7 +437,7 @@ def test_prepare_ranges_dtypes_channel_axis(iso):
     p = ds.prepare(raw, None, None, 0.0)
     assert p.x_train.shape == (8000, 28, 28, 1) and p.x_test.shape == (2000, 28, 28, 1)
     assert p.x_train.dtype == np.float32 and p.y_train.dtype == np.int32
-    assert 0.0 <= p.x_train.min() and p.x_train.max() == 1.0
+    assert p.x_train.min() >= 0.0 and p.x_train.max() == 1.0
     assert p.input_shape == (28, 28, 1) and p.num_classes == 10
     assert p.x_val.shape == (0, 28, 28, 1) and p.y_val.shape == (0,) and p.y_val.dtype == np.int32
     np.testing.assert_allclose(p.x_train[..., 0] * 255.0, raw.x_train, atol=1e-3)
@@ -446,8 +474,16 @@ def test_prepare_keeps_every_class(iso, tmp_path):
     assert len(tiny.y_train) == 5 and len(np.unique(tiny.y_train)) == 5
 
 
-@pytest.mark.parametrize("kw", [dict(validation_split=1.0), dict(validation_split=-0.1),
-                                dict(train_limit=0), dict(test_limit=-3), dict(train_limit=2.5)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(validation_split=1.0),
+        dict(validation_split=-0.1),
+        dict(train_limit=0),
+        dict(test_limit=-3),
+        dict(train_limit=2.5),
+    ],
+)
 def test_prepare_rejects_bad_arguments(iso, kw):
     raw = ds.load("mnist_sample")
     args = dict(train_limit=None, test_limit=None, validation_split=0.0)
@@ -500,8 +536,11 @@ def test_debian_fashion_mnist_found_without_configuration(tmp_path, monkeypatch)
     of.write_idx_gz(folder, n_train=30, n_test=10)
     spec = ds.NAMES["fashion_mnist"]
     assert spec.system_dirs[0][0] == REAL_FASHION
-    monkeypatch.setitem(ds.NAMES, "fashion_mnist", dataclasses.replace(
-        spec, system_dirs=((str(folder), "Debian package dataset-fashion-mnist"),)))
+    monkeypatch.setitem(
+        ds.NAMES,
+        "fashion_mnist",
+        dataclasses.replace(spec, system_dirs=((str(folder), "Debian package dataset-fashion-mnist"),)),
+    )
     loc = ds.locate("fashion_mnist")
     assert loc.kind == "system" and loc.available and "Debian package dataset-fashion-mnist" in loc.detail
     ds.clear_cache()

@@ -9,8 +9,8 @@ imports Keras (its real loader reads the cache); the others stay light.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import gzip
+import hashlib
 import os
 import sys
 import threading
@@ -105,8 +105,13 @@ def fake_fashion(tmp_path, monkeypatch, server: Server, prefix: str = "/origin/"
     spec = ds.NAMES["fashion_mnist"]
     checksums = {n: ds.Checksum("sha256", h, "content", "test release") for n, h in content.items()}
     if register:
-        monkeypatch.setitem(ds.NAMES, "fashion_mnist", dataclasses.replace(
-            spec, checksums=checksums, origins=tuple(server.url + prefix + n for n in ds.IDX_FILES)))
+        monkeypatch.setitem(
+            ds.NAMES,
+            "fashion_mnist",
+            dataclasses.replace(
+                spec, checksums=checksums, origins=tuple(server.url + prefix + n for n in ds.IDX_FILES)
+            ),
+        )
     return content
 
 
@@ -143,8 +148,10 @@ def test_download_then_cache_then_load(cache, tmp_path, monkeypatch, server):
 def test_prefetch_rows_and_already_here(cache, tmp_path, monkeypatch, server):
     fake_fashion(tmp_path, monkeypatch, server)
     rows = ds.prefetch(["fashion_mnist", "mnist_sample", "fashion_mnist"], None, policy())
-    assert [(r["name"], r["result"].split(" ")[0]) for r in rows] == [("fashion_mnist", "downloaded"),
-                                                                      ("mnist_sample", "already")]
+    assert [(r["name"], r["result"].split(" ")[0]) for r in rows] == [
+        ("fashion_mnist", "downloaded"),
+        ("mnist_sample", "already"),
+    ]
     again = ds.prefetch(["fashion_mnist"], None, policy())
     assert again[0]["result"] == "already here" and again[0]["source"] == "keras-cache"
 
@@ -203,8 +210,10 @@ def test_mirror_replaces_the_base_url(cache, tmp_path, monkeypatch, server):
     monkeypatch.setenv(ds.ENV_MIRROR, server.url + "/mirror/")
     ds.ensure_available(["fashion_mnist"], None, dataclasses.replace(ds.FetchPolicy.resolve(), timeout=2.0))
     assert sorted(server.requests) == sorted("/mirror/" + f for f in ds.IDX_FILES)
-    assert ds.FetchPolicy.resolve(mirror="https://m.example/x").url_for(ds.NAMES["mnist"].origins[0]) == \
-        "https://m.example/x/mnist.npz"
+    assert (
+        ds.FetchPolicy.resolve(mirror="https://m.example/x").url_for(ds.NAMES["mnist"].origins[0])
+        == "https://m.example/x/mnist.npz"
+    )
 
 
 def test_file_mirror_for_air_gapped_machines(cache, tmp_path, monkeypatch, server):

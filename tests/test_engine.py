@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from tiny import load_tiny
 
 from actbench import results
 from actbench.runner import RunOptions, run_experiment
-from tiny import load_tiny
 
 pytestmark = pytest.mark.slow  # trains real Keras models (seconds each)
 
@@ -37,13 +37,24 @@ def packed_again(tmp_path_factory):
 
 def test_outputs_and_schema(packed):
     runs, epochs, out = packed
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == \
-        ["epochs.csv", "metadata.json", "runs.csv", "summary.csv"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "epochs.csv",
+        "metadata.json",
+        "runs.csv",
+        "summary.csv",
+    ]
     assert len(runs) == 6 and len(epochs) == 12
-    assert list(runs.columns[:len(results.RUN_COLUMNS)]) == results.RUN_COLUMNS
-    assert list(epochs.columns[:len(results.EPOCH_COLUMNS)]) == results.EPOCH_COLUMNS
-    for col in ["grad_norm/conv1", "grad_norm/dense1", "grad_norm/output", "grad_ratio",
-                "dead_fraction/conv1", "dead_fraction/dense1", "saturation/conv1"]:
+    assert list(runs.columns[: len(results.RUN_COLUMNS)]) == results.RUN_COLUMNS
+    assert list(epochs.columns[: len(results.EPOCH_COLUMNS)]) == results.EPOCH_COLUMNS
+    for col in [
+        "grad_norm/conv1",
+        "grad_norm/dense1",
+        "grad_norm/output",
+        "grad_ratio",
+        "dead_fraction/conv1",
+        "dead_fraction/dense1",
+        "saturation/conv1",
+    ]:
         assert col in epochs.columns
     for col in ["grad_ratio_min", "grad_ratio_max", "dead_fraction/conv1", "saturation/dense1"]:
         assert col in runs.columns
@@ -84,8 +95,13 @@ def test_diagnostics_do_not_change_training(packed, tmp_path):
 
 
 def test_divergence_recorded_and_grid_goes_on(tmp_path):
-    runs, epochs, out = run(tmp_path, "nan", activations=["relu", "tanh"], seeds=[0],
-                            training={"optimizer": {"name": "sgd", "learning_rate": 1e6}})
+    runs, epochs, out = run(
+        tmp_path,
+        "nan",
+        activations=["relu", "tanh"],
+        seeds=[0],
+        training={"optimizer": {"name": "sgd", "learning_rate": 1e6}},
+    )
     assert len(runs) == 2 and runs["diverged"].all()
     assert (runs["diverged_epoch"] == 1).all() and runs["test_accuracy"].isna().all()
     summary = pd.read_csv(out / "summary.csv")
@@ -110,9 +126,15 @@ def test_packed_equals_sequential_with_dropout_and_batch_norm(tmp_path):
     # statistics follow the same path in both engines.
     frames = []
     for engine in ("packed", "sequential"):
-        _, epochs, _ = run(tmp_path, engine, activations=["relu", "elu"], seeds=[0],
-                           model={"conv_filters": [8], "dense_units": [16], "dropout": 0.3, "batch_norm": True},
-                           training={"engine": engine}, diagnostics={"timing": False})
+        _, epochs, _ = run(
+            tmp_path,
+            engine,
+            activations=["relu", "elu"],
+            seeds=[0],
+            model={"conv_filters": [8], "dense_units": [16], "dropout": 0.3, "batch_norm": True},
+            training={"engine": engine},
+            diagnostics={"timing": False},
+        )
         frames.append(epochs[METRICS_EPOCH].to_numpy(float))
     np.testing.assert_allclose(frames[0], frames[1], rtol=1e-5, atol=1e-7)
 
@@ -126,8 +148,12 @@ def test_in_memory_loop_equals_keras_fit(tmp_path, activations):
     from actbench.backends.fit import KerasFitLoop
     from actbench.backends.tensorflow import InMemoryLoop
 
-    exp = load_tiny(tmp_path, activations=activations, seeds=[0],
-                    model={"conv_filters": [8], "dense_units": [16], "dropout": 0.3, "batch_norm": True})
+    exp = load_tiny(
+        tmp_path,
+        activations=activations,
+        seeds=[0],
+        model={"conv_filters": [8], "dense_units": [16], "dropout": 0.3, "batch_norm": True},
+    )
     data = datasets.prepare(datasets.load("mnist_sample"), train_limit=125, test_limit=50, validation_split=0.2)
     assert len(data.y_train) == 100
     logs = {}
@@ -136,10 +162,11 @@ def test_in_memory_loop_equals_keras_fit(tmp_path, activations):
         model, _ = engine.compile_group(data, exp.models[0], exp.activation_specs, 0, exp.training)
         trainer = make_loop(model)
         orders = [engine.epoch_order(100, 0, e) for e in (1, 2)]
-        epochs = [trainer.train_epoch(data.x_train[o], data.y_train[o], 16, validation=(data.x_val, data.y_val))
-                  for o in orders]
-        logs[kind] = (epochs, trainer.evaluate(data.x_test, data.y_test, 16),
-                      [w.copy() for w in model.get_weights()])
+        epochs = [
+            trainer.train_epoch(data.x_train[o], data.y_train[o], 16, validation=(data.x_val, data.y_val))
+            for o in orders
+        ]
+        logs[kind] = (epochs, trainer.evaluate(data.x_test, data.y_test, 16), [w.copy() for w in model.get_weights()])
     (epochs_a, test_a, weights_a), (epochs_b, test_b, weights_b) = logs.values()
     assert epochs_a == epochs_b and test_a == test_b
     assert set(epochs_a[0]) >= {"loss", "val_loss"} and len(test_a) > 1

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 # Passes the pre-training check (it is called on a batch of 2) and raises on every training
 # batch (32 examples): a function that fails "only on some inputs".
-BAD_MODULE = '''
+BAD_MODULE = """
 import keras
 import tensorflow as tf
 
@@ -27,7 +27,7 @@ import tensorflow as tf
 def fails_on_big_batches(x):
     tf.debugging.assert_less(tf.shape(x)[0], 17, message="this activation refuses batches over 16")
     return keras.ops.tanh(x)
-'''
+"""
 
 CONFIG = """
 name: failures

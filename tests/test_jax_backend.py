@@ -17,9 +17,18 @@ TESTS = Path(__file__).parent
 def test_jax_backend_suite():
     assert importlib.util.find_spec("jax") is not None, 'jax is missing: pip install -e ".[test]"'
     files = sorted(str(p) for p in (TESTS / "jax_backend").glob("*.py"))
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get(
-        "PYTHONPATH", "")]).rstrip(os.pathsep), "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
-                          env=env, capture_output=True, text=True, cwd=TESTS.parent)
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=TESTS.parent,
+    )
     assert proc.returncode == 0, f"JAX tests failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-3000:]}"
     assert " passed" in proc.stdout and " skipped" not in proc.stdout, proc.stdout[-2000:]

@@ -5,7 +5,6 @@ import shutil
 
 import pandas as pd
 import pytest
-
 from fake_results import make_frames, metadata, write_dir
 
 from actbench.errors import ResultsError
@@ -116,10 +115,18 @@ def test_orphan_epoch_rows_dropped(tmp_path):
 
 
 def test_canonical_order_is_stable_and_resets_index():
-    runs = pd.DataFrame({"dataset": ["b", "a", "a", "a"], "model": ["m"] * 4, "activation": ["x", "y", "x", "x"],
-                         "seed": [0, 0, 1, 0], "tag": [1, 2, 3, 4]})
-    eps = pd.DataFrame({"dataset": ["a", "a"], "model": ["m", "m"], "activation": ["x", "x"], "seed": [0, 0],
-                        "epoch": [2, 1]})
+    runs = pd.DataFrame(
+        {
+            "dataset": ["b", "a", "a", "a"],
+            "model": ["m"] * 4,
+            "activation": ["x", "y", "x", "x"],
+            "seed": [0, 0, 1, 0],
+            "tag": [1, 2, 3, 4],
+        }
+    )
+    eps = pd.DataFrame(
+        {"dataset": ["a", "a"], "model": ["m", "m"], "activation": ["x", "x"], "seed": [0, 0], "epoch": [2, 1]}
+    )
     r, e = canonical_order(runs, eps)
     assert list(r["tag"]) == [4, 3, 2, 1] and list(r.index) == [0, 1, 2, 3]
     assert list(e["epoch"]) == [1, 2]

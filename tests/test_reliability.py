@@ -48,8 +48,15 @@ REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / ".github" / "workflows" / "benchmark.yml"
 
 # Columns that legitimately differ between two runs of the same config.
-TIMING_COLUMNS = {"train_seconds", "seconds_per_epoch", "test_examples_per_second", "seconds", "timing",
-                  "seconds_per_epoch_mean", "train_seconds_mean"}
+TIMING_COLUMNS = {
+    "train_seconds",
+    "seconds_per_epoch",
+    "test_examples_per_second",
+    "seconds",
+    "timing",
+    "seconds_per_epoch_mean",
+    "train_seconds_mean",
+}
 # Which engine trained a run is not part of the result either (engines are tested equivalent).
 NOT_COMPARED = TIMING_COLUMNS | {"engine"}
 
@@ -70,24 +77,32 @@ def _actbench_exe() -> list[str]:
 
 
 ACTBENCH = _actbench_exe()
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
-       "COLUMNS": "160"}
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "COLUMNS": "160"}
 
 
 # ---------------------------------------------------------------- helpers
 
+
 def cli(*args, cwd=None, timeout=180) -> subprocess.CompletedProcess:
     """Run `actbench ARGS` to completion; stdout and stderr kept apart."""
-    return subprocess.run([*ACTBENCH, *map(str, args)], capture_output=True, text=True, env=ENV,
-                          cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [*ACTBENCH, *map(str, args)], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=timeout
+    )
 
 
 class Proc:
     """`actbench ARGS` in the background, its output (stdout+stderr) collected line by line."""
 
     def __init__(self, *args, cwd=None):
-        self.p = subprocess.Popen([*ACTBENCH, *map(str, args)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, env=ENV, cwd=cwd, bufsize=1)
+        self.p = subprocess.Popen(
+            [*ACTBENCH, *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=ENV,
+            cwd=cwd,
+            bufsize=1,
+        )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -143,8 +158,14 @@ def write_config(path: Path, data_dir: Path, name: str = "rel", **training) -> P
         "seeds": SEEDS,
         "baseline": "relu",
         "model": {"conv_filters": [4], "dense_units": [8]},
-        "training": {"epochs": EPOCHS, "batch_size": 32, "validation_split": 0.1,
-                     "train_limit": 200, "test_limit": 60, **training},
+        "training": {
+            "epochs": EPOCHS,
+            "batch_size": 32,
+            "validation_split": 0.1,
+            "train_limit": 200,
+            "test_limit": 60,
+            **training,
+        },
         "diagnostics": {"timing": False, "probe_size": 64},
         "output": {"dir": str(path.parent / f"{name}-default-out")},
     }
@@ -169,19 +190,22 @@ def assert_same_results(actual: Path, expected: Path, summary: bool = False) -> 
     e_runs, e_epochs = result_frames(expected)
     assert len(a_runs) == len(e_runs) == TOTAL_RUNS
     assert len(a_epochs) == len(e_epochs)
-    pd.testing.assert_frame_equal(comparable(a_runs, results.RUN_KEYS), comparable(e_runs, results.RUN_KEYS),
-                                  check_exact=True, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        comparable(a_runs, results.RUN_KEYS), comparable(e_runs, results.RUN_KEYS), check_exact=True, check_dtype=False
+    )
     keys = [*results.RUN_KEYS, "epoch"]
-    pd.testing.assert_frame_equal(comparable(a_epochs, keys), comparable(e_epochs, keys),
-                                  check_exact=True, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        comparable(a_epochs, keys), comparable(e_epochs, keys), check_exact=True, check_dtype=False
+    )
     # Byte-level too: the writers order rows canonically, so the metric text is identical.
     assert _metric_text(actual / results.RUNS_FILE) == _metric_text(expected / results.RUNS_FILE)
     assert _metric_text(actual / results.EPOCHS_FILE) == _metric_text(expected / results.EPOCHS_FILE)
     if summary:
         a = pd.read_csv(actual / results.SUMMARY_FILE, dtype=str, keep_default_na=False)
         e = pd.read_csv(expected / results.SUMMARY_FILE, dtype=str, keep_default_na=False)
-        pd.testing.assert_frame_equal(comparable(a, ["dataset", "model", "activation"]),
-                                      comparable(e, ["dataset", "model", "activation"]))
+        pd.testing.assert_frame_equal(
+            comparable(a, ["dataset", "model", "activation"]), comparable(e, ["dataset", "model", "activation"])
+        )
 
 
 def _metric_text(path: Path) -> list[str]:
@@ -209,9 +233,10 @@ def check_consistent(directory: Path) -> tuple[int, int]:
     for _, run in runs.iterrows():
         rid = results.run_key(run)
         done.add(rid)
-        mine = epochs[epochs.apply(lambda r: results.run_key(r) == rid, axis=1)]
-        assert sorted(mine["epoch"]) == list(range(1, int(run["epochs_run"]) + 1)), \
+        mine = epochs[epochs.apply(lambda r, rid=rid: results.run_key(r) == rid, axis=1)]
+        assert sorted(mine["epoch"]) == list(range(1, int(run["epochs_run"]) + 1)), (
             f"run {rid} is in runs.csv but its epochs are incomplete: {sorted(mine['epoch'])}"
+        )
     orphans = int((~epochs.apply(lambda r: results.run_key(r) in done, axis=1)).sum()) if len(epochs) else 0
     return len(runs), orphans
 
@@ -253,6 +278,7 @@ def copy_of_baseline(env, tmp_path: Path, name="out") -> Path:
 
 
 # ---------------------------------------------------------------- 1. resume
+
 
 def test_resume_runs_only_what_is_missing(env, tmp_path):
     out = copy_of_baseline(env, tmp_path)
@@ -296,13 +322,17 @@ def test_other_config_in_dir_is_refused(env, tmp_path):
 FULL = os.environ.get("ACTBENCH_RELIABILITY_FULL") == "1"
 
 
-@pytest.mark.parametrize("engine,kills", [
-    ("packed", 4),
-    # One write per run instead of per group: more moments between writes to hit, but
-    # twice the time (its own baseline); opt in with ACTBENCH_RELIABILITY_FULL=1.
-    pytest.param("sequential", 4, marks=pytest.mark.skipif(
-        not FULL, reason="long variant: set ACTBENCH_RELIABILITY_FULL=1")),
-])
+@pytest.mark.parametrize(
+    "engine,kills",
+    [
+        ("packed", 4),
+        # One write per run instead of per group: more moments between writes to hit, but
+        # twice the time (its own baseline); opt in with ACTBENCH_RELIABILITY_FULL=1.
+        pytest.param(
+            "sequential", 4, marks=pytest.mark.skipif(not FULL, reason="long variant: set ACTBENCH_RELIABILITY_FULL=1")
+        ),
+    ],
+)
 def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(env, tmp_path, engine, kills):
     """kill -9 at seeded random moments, `kills` times in a row, then resume to the end.
 
@@ -394,13 +424,18 @@ def test_signal_stops_after_complete_group_and_says_how_to_resume(env, tmp_path,
 
 # ---------------------------------------------------------------- 3. divergence
 
+
 def test_diverging_run_is_recorded_and_grid_goes_on(env, tmp_path):
     # A custom activation that turns the loss NaN in the first step, packed with relu; the
     # relu tower must train on, and so must the next group (seed 1).
     # Finite on small inputs (it passes the check before training), infinite on a layer's sums.
     (tmp_path / "badacts.py").write_text("import keras\ndef nan_act(x):\n    return x * 1e30\n")
-    config = write_config(tmp_path / "div.yaml", env["data"], name="div",
-                          activations=["relu", {"name": "badacts:nan_act", "label": "nanact"}])
+    config = write_config(
+        tmp_path / "div.yaml",
+        env["data"],
+        name="div",
+        activations=["relu", {"name": "badacts:nan_act", "label": "nanact"}],
+    )
     out = tmp_path / "out"
     r = cli("run", config, "--output", out, cwd=tmp_path)  # custom activations import from the cwd
     assert r.returncode == 0, r.stdout + r.stderr
@@ -416,9 +451,11 @@ def test_diverging_run_is_recorded_and_grid_goes_on(env, tmp_path):
     # relu trained exactly as in the grid without the diverging neighbour.
     expected, _ = result_frames(env["baseline"])
     cols = ["seed", "test_loss", "test_accuracy", "best_val_accuracy", "epochs_run"]
-    pd.testing.assert_frame_equal(good[cols].reset_index(drop=True),
-                                  expected[expected["activation"] == "relu"][cols].reset_index(drop=True),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        good[cols].reset_index(drop=True),
+        expected[expected["activation"] == "relu"][cols].reset_index(drop=True),
+        check_dtype=False,
+    )
     summary = pd.read_csv(out / results.SUMMARY_FILE)
     assert int(summary.loc[summary["activation"] == "nanact", "n_diverged"].iloc[0]) == len(SEEDS)
     # Diverged runs count as finished: the files read back whole and a rerun has nothing to do.
@@ -426,6 +463,7 @@ def test_diverging_run_is_recorded_and_grid_goes_on(env, tmp_path):
 
 
 # ---------------------------------------------------------------- 4. sharding
+
 
 def test_shards_merged_equal_unsharded(env, tmp_path):
     dirs = [tmp_path / f"shard-{k}" for k in (1, 2, 3)]
@@ -453,6 +491,7 @@ def test_shards_merged_equal_unsharded(env, tmp_path):
 
 # ---------------------------------------------------------------- 5. concurrency
 
+
 def test_live_lock_refuses_other_host_lock_refuses(env, tmp_path):
     out = copy_of_baseline(env, tmp_path)
     before = {f: (out / f).read_bytes() for f in os.listdir(out)}
@@ -477,8 +516,9 @@ def _dead_pid() -> int:
 
 def test_stale_lock_of_dead_process_is_taken_over(env, tmp_path):
     out = copy_of_baseline(env, tmp_path)
-    (out / results.LOCK_FILE).write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(),
-                                                     "since": "2020-01-01T00:00:00"}))
+    (out / results.LOCK_FILE).write_text(
+        json.dumps({"pid": _dead_pid(), "host": socket.gethostname(), "since": "2020-01-01T00:00:00"})
+    )
     r = cli("run", env["config"], "--output", out)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"{TOTAL_RUNS} of {TOTAL_RUNS} runs already done, running 0" in r.stdout
@@ -498,12 +538,14 @@ results.OutputLock(sys.argv[1]).acquire()
 """
 
 
-@pytest.mark.parametrize("where", ["json.dump", "json.dumps", "os.write", "os.link", "os.fsync",
-                                   "os.close", "os.replace"])
+@pytest.mark.parametrize(
+    "where", ["json.dump", "json.dumps", "os.write", "os.link", "os.fsync", "os.close", "os.replace"]
+)
 def test_kill_while_taking_the_lock_leaves_no_unusable_lock(tmp_path, where):
     """Whatever step of taking the lock a SIGKILL hits, the next process gets the dir."""
-    r = subprocess.run([sys.executable, "-c", KILL_WHILE_LOCKING, str(tmp_path), where],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", KILL_WHILE_LOCKING, str(tmp_path), where], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode in (0, -signal.SIGKILL), r.stderr
     lock = results.OutputLock(tmp_path)
     lock.acquire()  # raises if a dead process's lock cannot be told apart from a live one
@@ -511,6 +553,7 @@ def test_kill_while_taking_the_lock_leaves_no_unusable_lock(tmp_path, where):
 
 
 # ---------------------------------------------------------------- 6. damaged files
+
 
 def _truncate_last_row(out):
     p = out / results.RUNS_FILE
@@ -585,10 +628,12 @@ def test_overwrite_starts_over_even_on_damaged_results(env, tmp_path):
 
 # ---------------------------------------------------------------- 7. CI workflow
 
+
 def _commands():
     import typer.main
 
     from actbench.cli import app
+
     return typer.main.get_command(app).commands
 
 
@@ -606,7 +651,7 @@ def _actbench_invocations(script: str) -> list[list[str]]:
         for i, tok in enumerate(tokens):
             if tok == "actbench" or tok.endswith("/actbench"):
                 cmd = []
-                for t in tokens[i + 1:]:
+                for t in tokens[i + 1 :]:
                     if t in ("|", "||", "&&", ";", ">", ">>", "2>", "2>&1", "<") or t.startswith((">", "2>")):
                         break
                     cmd.append(t)
@@ -627,8 +672,9 @@ def test_workflow_is_valid_and_uses_real_commands():
     jobs = wf["jobs"]
     shards = jobs["shard"]["strategy"]["matrix"]["shard"]
     assert "${{ matrix.shard }}" not in str(jobs["merge"])
-    assert set(jobs["merge"]["needs"] if isinstance(jobs["merge"]["needs"], list) else [jobs["merge"]["needs"]]) \
-        == {"shard"}
+    assert set(jobs["merge"]["needs"] if isinstance(jobs["merge"]["needs"], list) else [jobs["merge"]["needs"]]) == {
+        "shard"
+    }
 
     commands = _commands()
     used = []
@@ -645,8 +691,9 @@ def test_workflow_is_valid_and_uses_real_commands():
                 used.append(name)
                 if "--shard" in args:
                     k_n = args[args.index("--shard") + 1]
-                    assert k_n == f"1/{len(shards)}", \
+                    assert k_n == f"1/{len(shards)}", (
                         f"{job_name}: --shard {k_n}: use ${{{{ matrix.shard }}}}/N with N = {len(shards)} matrix shards"
+                    )
     assert {"run", "merge", "compare", "report"} <= set(used)
 
 
@@ -663,6 +710,8 @@ def test_workflow_defaults_agree_and_config_fits_the_shards():
     config = REPO / inputs["config"]["default"]
     if not config.exists():
         pytest.skip(f"{config.relative_to(REPO)} is not in the repository yet")
-    from actbench import config as config_module, plan
+    from actbench import config as config_module
+    from actbench import plan
+
     exp = config_module.load(config)
     assert len(plan.expand(exp)) >= n, "more shards than runs: some shard jobs would have nothing to do"

@@ -1,7 +1,6 @@
 """actbench.report on realistic fake result dirs."""
 
 import pandas as pd
-
 from fake_results import make_frames, make_result_dir, metadata, write_dir
 
 from actbench import format as fmt
@@ -33,8 +32,11 @@ def test_report_from_realistic_dir(tmp_path):
     assert "## mnist / small_cnn" in md and "| rank | activation |" in md
     # every activation's row carries its own verdict, test and Holm p from summarize (the oracle)
     summary = summarize(*_frames(d), "relu").set_index("activation")
-    rows = {line.split(" | ")[1].strip("*"): line for line in md.splitlines() if line.startswith("| ") and
-            line.split(" | ")[1].strip("*") in summary.index}
+    rows = {
+        line.split(" | ")[1].strip("*"): line
+        for line in md.splitlines()
+        if line.startswith("| ") and line.split(" | ")[1].strip("*") in summary.index
+    }
     assert sorted(rows) == sorted(summary.index)
     for act, line in rows.items():
         cells = [c.strip() for c in line.strip("|").split("|")]

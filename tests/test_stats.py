@@ -15,6 +15,7 @@ T_975_DF2 = 4.302653  # t quantile 0.975 with 2 degrees of freedom (tables)
 
 # ---------------------------------------------------------------- mean_ci
 
+
 def test_mean_ci_hand_computed():
     mean, std, lo, hi = mean_ci([0.90, 0.92, 0.94])
     assert mean == pytest.approx(0.92)
@@ -35,6 +36,7 @@ def test_mean_ci_small_and_missing():
 
 
 # ---------------------------------------------------------------- welch
+
 
 def test_welch_hand_computed():
     a = [0.91, 0.92, 0.93]  # mean 0.92, var 1e-4
@@ -65,6 +67,7 @@ def test_welch_direction_and_degenerate_cases():
 
 # ---------------------------------------------------------------- holm
 
+
 def test_holm_hand_computed():
     # sorted: 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> running max 0.06
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
@@ -76,18 +79,30 @@ def test_holm_hand_computed():
 
 # ---------------------------------------------------------------- summarize
 
+
 def _runs(spec, dataset="mnist", model="cnn"):
     """spec: {activation: [acc or None for diverged, ...]}"""
     rows = []
     for act, accs in spec.items():
         for seed, acc in enumerate(accs):
-            rows.append({
-                "config_hash": "h", "dataset": dataset, "model": model, "activation": act, "seed": seed,
-                "test_loss": np.nan if acc is None else 1 - acc, "test_accuracy": np.nan if acc is None else acc,
-                "train_seconds": 10.0 + seed, "seconds_per_epoch": 2.0 + seed, "timing": "steady",
-                "diverged": acc is None, "engine": "keras",
-                "dead_fraction/conv1": 0.1 * (seed + 1), "grad_ratio_min": 2.0,
-            })
+            rows.append(
+                {
+                    "config_hash": "h",
+                    "dataset": dataset,
+                    "model": model,
+                    "activation": act,
+                    "seed": seed,
+                    "test_loss": np.nan if acc is None else 1 - acc,
+                    "test_accuracy": np.nan if acc is None else acc,
+                    "train_seconds": 10.0 + seed,
+                    "seconds_per_epoch": 2.0 + seed,
+                    "timing": "steady",
+                    "diverged": acc is None,
+                    "engine": "keras",
+                    "dead_fraction/conv1": 0.1 * (seed + 1),
+                    "grad_ratio_min": 2.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -150,8 +165,12 @@ def test_summarize_no_baseline_and_absent_baseline():
 
 
 def test_summarize_baseline_per_dataset():
-    runs = pd.concat([_runs({"relu": [0.9, 0.91], "gelu": [0.92, 0.93]}, dataset="a"),
-                      _runs({"gelu": [0.92, 0.93], "tanh": [0.8, 0.81]}, dataset="b")])
+    runs = pd.concat(
+        [
+            _runs({"relu": [0.9, 0.91], "gelu": [0.92, 0.93]}, dataset="a"),
+            _runs({"gelu": [0.92, 0.93], "tanh": [0.8, 0.81]}, dataset="b"),
+        ]
+    )
     s = summarize(runs, None, "relu")
     assert set(s.loc[s["dataset"] == "a", "verdict"]) <= {"baseline", "better", "same", "worse"}
     assert set(s.loc[s["dataset"] == "b", "verdict"]) == {""}
@@ -173,22 +192,39 @@ def _epochs(curves, val=True):
     rows = []
     for (act, seed), accs in curves.items():
         for i, a in enumerate(accs, start=1):
-            rows.append({"config_hash": "h", "dataset": "mnist", "model": "cnn", "activation": act, "seed": seed,
-                         "epoch": i, "loss": 1 - a, "accuracy": a - 0.1 if val else a,
-                         "val_loss": np.nan, "val_accuracy": a if val else np.nan, "seconds": 1.0})
+            rows.append(
+                {
+                    "config_hash": "h",
+                    "dataset": "mnist",
+                    "model": "cnn",
+                    "activation": act,
+                    "seed": seed,
+                    "epoch": i,
+                    "loss": 1 - a,
+                    "accuracy": a - 0.1 if val else a,
+                    "val_loss": np.nan,
+                    "val_accuracy": a if val else np.nan,
+                    "seconds": 1.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def test_curve_metrics_hand_computed():
     runs = _runs({"relu": [0.9, 0.9], "gelu": [0.9, None]})
     # relu seed 0: best 0.96 -> threshold 0.9504 -> epoch 4 (0.95 is just short); seed 1: best 0.8 -> epoch 2
-    curves = {("relu", 0): [0.5, 0.8, 0.95, 0.96], ("relu", 1): [0.5, 0.8, 0.8, 0.79],
-              ("gelu", 0): [0.9, 0.9, 0.9, 0.9], ("gelu", 1): [0.1, float("nan")]}  # diverged: ignored
+    curves = {
+        ("relu", 0): [0.5, 0.8, 0.95, 0.96],
+        ("relu", 1): [0.5, 0.8, 0.8, 0.79],
+        ("gelu", 0): [0.9, 0.9, 0.9, 0.9],
+        ("gelu", 1): [0.1, float("nan")],
+    }  # diverged: ignored
     s = summarize(runs, _epochs(curves), None).set_index("activation")
     assert s.loc["relu", "curve_metric"] == "val_accuracy"
     assert s.loc["relu", "epochs_to_99pct"] == pytest.approx((4 + 2) / 2)
     assert s.loc["relu", "curve_mean"] == pytest.approx(
-        ((0.5 + 0.8 + 0.95 + 0.96) / 4 + (0.5 + 0.8 + 0.8 + 0.79) / 4) / 2)
+        ((0.5 + 0.8 + 0.95 + 0.96) / 4 + (0.5 + 0.8 + 0.8 + 0.79) / 4) / 2
+    )
     assert s.loc["gelu", "epochs_to_99pct"] == 1 and s.loc["gelu", "curve_mean"] == pytest.approx(0.9)
 
 
@@ -211,12 +247,13 @@ def test_summarize_accepts_text_frames():
 
 # ---------------------------------------------------------------- paired tests, power, at chance
 
+
 def test_paired_test_hand_computed():
     from actbench.significance import paired_test
 
     # differences 0.01, 0.03, 0.02, 0.04: mean 0.025, sd sqrt(((-.015)^2 + .005^2 + .005^2 + .015^2) / 3) = 0.0129099
     r = paired_test([0.01, 0.03, 0.02, 0.04])
-    sd = math.sqrt((0.015 ** 2 + 0.005 ** 2 + 0.005 ** 2 + 0.015 ** 2) / 3)
+    sd = math.sqrt((0.015**2 + 0.005**2 + 0.005**2 + 0.015**2) / 3)
     assert sd == pytest.approx(0.0129099, abs=1e-7)
     se = sd / 2
     assert (r.test, r.n, r.df) == ("paired", 4, 3.0)
@@ -233,8 +270,8 @@ def test_paired_test_tiny_and_degenerate():
 
     one = paired_test([0.02])
     assert one.test == "" and one.diff == pytest.approx(0.02) and math.isnan(one.p_value)
-    assert paired_test([0.0, 0.0, 0.0]).p_value == 1.0      # an exact rerun
-    shift = paired_test([-0.05, -0.05, -0.05])              # a constant shift: certain
+    assert paired_test([0.0, 0.0, 0.0]).p_value == 1.0  # an exact rerun
+    shift = paired_test([-0.05, -0.05, -0.05])  # a constant shift: certain
     assert shift.p_value == 0.0 and shift.ci_low == shift.ci_high == pytest.approx(-0.05)
 
 
@@ -262,7 +299,8 @@ def test_min_detectable_drop_hand_computed():
     assert min_detectable_drop(r, 0.05 / 3) > min_detectable_drop(r, 0.05)
     w = welch_test([0.91, 0.92, 0.93], [0.88, 0.90, 0.92])  # se sqrt(5e-4/3), df 50/17
     assert min_detectable_drop(w, 0.05) == pytest.approx(
-        (st.t.ppf(0.975, 50 / 17) + st.t.ppf(0.8, 50 / 17)) * math.sqrt(5e-4 / 3))
+        (st.t.ppf(0.975, 50 / 17) + st.t.ppf(0.8, 50 / 17)) * math.sqrt(5e-4 / 3)
+    )
     assert math.isnan(min_detectable_drop(paired_test([0.01]), 0.05))
     assert min_detectable_drop(paired_test([0.0, 0.0]), 0.05) == 0.0
 

@@ -14,8 +14,7 @@ def tiny_config(tmp_path: Path, name="tiny", **overrides) -> Path:
         "activations": ["relu", "tanh", {"name": "leaky_relu", "negative_slope": 0.1, "label": "lrelu"}],
         "seeds": [0, 1],
         "model": {"conv_filters": [8], "dense_units": [16]},
-        "training": {"epochs": 2, "batch_size": 16, "validation_split": 0.2,
-                     "train_limit": 600, "test_limit": 100},
+        "training": {"epochs": 2, "batch_size": 16, "validation_split": 0.2, "train_limit": 600, "test_limit": 100},
         "diagnostics": {"probe_size": 64},
         "output": {"dir": str(tmp_path / name)},
     }

@@ -50,14 +50,21 @@ class FetchPolicy:
     progress: Progress | None = None
 
     @classmethod
-    def resolve(cls, offline: bool | None = None, mirror: str | None = None,
-                progress: Progress | None = None, timeout: float = DEFAULT_TIMEOUT) -> FetchPolicy:
+    def resolve(
+        cls,
+        offline: bool | None = None,
+        mirror: str | None = None,
+        progress: Progress | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> FetchPolicy:
         """Explicit values win, else $ACTBENCH_OFFLINE and $ACTBENCH_DATA_MIRROR."""
         offline = _env_flag(ENV_OFFLINE) if offline is None else bool(offline)
         mirror = mirror or os.environ.get(ENV_MIRROR) or None
         if mirror and urllib.parse.urlsplit(mirror).scheme not in SCHEMES:
-            raise DataError(f"Data mirror '{mirror}' is not a URL: expected http://, https:// or file:// "
-                            f"(from --data-mirror or ${ENV_MIRROR}), e.g. https://mirror.example.org/keras-datasets/")
+            raise DataError(
+                f"Data mirror '{mirror}' is not a URL: expected http://, https:// or file:// "
+                f"(from --data-mirror or ${ENV_MIRROR}), e.g. https://mirror.example.org/keras-datasets/"
+            )
         return cls(offline, mirror, timeout, progress)
 
     def url_for(self, origin: str) -> str:
@@ -139,7 +146,8 @@ def _fetch_file(spec: DatasetSpec, url: str, dest: str, ck: Checksum, policy: Fe
                 f"downloaded {url} does not match the known checksum; nothing was saved.\n"
                 f"expected {ck.algo} of {what}: {ck.hexdigest} ({ck.source})\n"
                 f"actual   {ck.algo} of {what}: {actual}\n"
-                "The server (or mirror) sent a different or damaged file.")
+                "The server (or mirror) sent a different or damaged file."
+            )
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
@@ -204,8 +212,14 @@ def prefetch(names: list[str], data_dir: str | None = None, policy: FetchPolicy 
         except DataError as e:
             failures.append(f"- {n}: {e}")
             continue
-        rows.append({"name": n, "result": f"downloaded in {time.perf_counter() - started:.1f} s",
-                     "source": "keras-cache", "where": where_of(locate(n, data_dir))})
+        rows.append(
+            {
+                "name": n,
+                "result": f"downloaded in {time.perf_counter() - started:.1f} s",
+                "source": "keras-cache",
+                "where": where_of(locate(n, data_dir)),
+            }
+        )
     if failures:
         fine = f"\n(in place: {', '.join(r['name'] for r in rows)})" if rows else ""
         raise DataError("Could not fetch:\n" + "\n".join(failures) + fine)

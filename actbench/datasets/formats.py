@@ -41,8 +41,12 @@ def read_npz(path: str, spec: DatasetSpec) -> tuple[np.ndarray, ...]:
         with np.load(path, allow_pickle=False) as f:
             absent = [k for k in NPZ_KEYS if k not in f.files]
             if absent:
-                raise corrupt(path, f"npz lacks arrays {absent} (has {sorted(f.files)})",
-                              "expected keys x_train, y_train, x_test, y_test", spec)
+                raise corrupt(
+                    path,
+                    f"npz lacks arrays {absent} (has {sorted(f.files)})",
+                    "expected keys x_train, y_train, x_test, y_test",
+                    spec,
+                )
             return tuple(np.asarray(f[k]) for k in NPZ_KEYS)
     except DataError:
         raise
@@ -73,24 +77,36 @@ def read_idx(path: str, ndim: int, spec: DatasetSpec) -> tuple[np.ndarray, str]:
     if data[2] != 0x08:
         raise corrupt(path, "not an unsigned-byte IDX file", f"type code 0x{data[2]:02x}, expected 0x08", spec)
     if data[3] != ndim:
-        raise corrupt(path, f"wrong IDX rank: {data[3]} dimensions, expected {ndim}",
-                      "images need 3 (N, rows, cols), labels 1 (N)", spec)
+        raise corrupt(
+            path,
+            f"wrong IDX rank: {data[3]} dimensions, expected {ndim}",
+            "images need 3 (N, rows, cols), labels 1 (N)",
+            spec,
+        )
     header = 4 + 4 * ndim
     if len(data) < header:
         raise corrupt(path, "truncated IDX header", f"{len(data)} bytes", spec)
     dims = struct.unpack(">" + "I" * ndim, data[4:header])
     need = header + int(np.prod(dims, dtype=np.int64))
     if len(data) != need:
-        raise corrupt(path, "truncated or oversized IDX data",
-                      f"header says shape {dims} = {need} bytes, file has {len(data)}", spec)
+        raise corrupt(
+            path,
+            "truncated or oversized IDX data",
+            f"header says shape {dims} = {need} bytes, file has {len(data)}",
+            spec,
+        )
     return np.frombuffer(data, np.uint8, offset=header).reshape(dims), digest
 
 
 # --------------------------------------------------------------------------- CIFAR
-_ALLOWED_PICKLE_GLOBALS = frozenset({
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-})
+_ALLOWED_PICKLE_GLOBALS = frozenset(
+    {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+    }
+)
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -134,11 +150,13 @@ def parse_cifar_batch(fh, where: str, spec: DatasetSpec) -> tuple[np.ndarray, np
     if data.ndim != 2 or data.shape[1] != 3072 or data.dtype != np.uint8:
         raise DataError(
             f"Wrong data shape in dataset '{spec.name}' file {where}: 'data' is {data.dtype} {data.shape}, "
-            f"expected uint8 (N, 3072) = 3x32x32 per row.\nFix: use the official CIFAR python version ({spec.origin}).")
+            f"expected uint8 (N, 3072) = 3x32x32 per row.\nFix: use the official CIFAR python version ({spec.origin})."
+        )
     if len(labels) != len(data):
         raise DataError(
             f"Dataset '{spec.name}' file {where}: {len(data)} images but {len(labels)} labels.\n"
-            f"Fix: use the official CIFAR python version ({spec.origin}).")
+            f"Fix: use the official CIFAR python version ({spec.origin})."
+        )
     check_labels(labels, spec, where)
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
 
@@ -190,7 +208,8 @@ def check_labels(y: np.ndarray, spec: DatasetSpec, where: str) -> None:
         raise DataError(
             f"Labels out of range in dataset '{spec.name}' ({where}): expected integers 0..{spec.num_classes - 1}, "
             f"found {y.dtype} values {np.unique(bad)[:5].tolist()} (min {y.min()}, max {y.max()}).\n"
-            f"Fix: the file is not the official '{spec.name}' data; replace it ({spec.origin}).")
+            f"Fix: the file is not the official '{spec.name}' data; replace it ({spec.origin})."
+        )
 
 
 def _validate_part(spec: DatasetSpec, part: str, x: np.ndarray, y: np.ndarray, where: str):
@@ -202,16 +221,19 @@ def _validate_part(spec: DatasetSpec, part: str, x: np.ndarray, y: np.ndarray, w
         raise DataError(
             f"Wrong image shape in dataset '{spec.name}' ({where}): x_{part} is {x.shape}, expected "
             f"(N, {', '.join(map(str, spec.image_shape))}) with N > 0.\n"
-            f"Fix: the file is not the official '{spec.name}' data; replace it ({spec.origin}).")
+            f"Fix: the file is not the official '{spec.name}' data; replace it ({spec.origin})."
+        )
     if x.dtype != np.uint8:
         raise DataError(
             f"Wrong pixel type in dataset '{spec.name}' ({where}): x_{part} is {x.dtype}, expected uint8 0..255.\n"
-            f"Fix: replace it with the official data ({spec.origin}).")
+            f"Fix: replace it with the official data ({spec.origin})."
+        )
     y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
     if y.ndim != 1 or len(y) != len(x):
         raise DataError(
             f"Wrong label shape in dataset '{spec.name}' ({where}): y_{part} is {y.shape} for {len(x)} images, "
-            f"expected ({len(x)},).\nFix: replace it with the official data ({spec.origin}).")
+            f"expected ({len(x)},).\nFix: replace it with the official data ({spec.origin})."
+        )
     check_labels(y, spec, where)
     x = np.ascontiguousarray(x)
     y = y.astype(np.uint8)

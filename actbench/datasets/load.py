@@ -62,8 +62,9 @@ def _other_release(spec: DatasetSpec, official: tuple[str, ...], digests: list[s
     """Another registered dataset whose content checksums these files match (files in the wrong place)."""
     for other in NAMES.values():
         known = [other.checksums.get(o) for o in official]
-        if other is not spec and any(ck is not None and ck.of == "content" and ck.hexdigest == d
-                                     for ck, d in zip(known, digests)):
+        if other is not spec and any(
+            ck is not None and ck.of == "content" and ck.hexdigest == d for ck, d in zip(known, digests)
+        ):
             return other
     return None
 
@@ -74,11 +75,13 @@ def _wrong_release(spec: DatasetSpec, other: DatasetSpec, folder: str) -> DataEr
         f"Dataset '{spec.name}' resolved to {other.title} files: {folder} holds the official {other.title} "
         f"IDX files (their content checksums match), not {spec.title} data.\n"
         f"Fix: put the {spec.title} files where `actbench datasets` looks for '{spec.name}' ({spec.needs}) "
-        f"and move the {other.title} ones to data_dir/{home}/.")
+        f"and move the {other.title} ones to data_dir/{home}/."
+    )
 
 
-def verify_content(spec: DatasetSpec, paths: list[str], official: tuple[str, ...],
-                   digests: list[str]) -> tuple[bool, str]:
+def verify_content(
+    spec: DatasetSpec, paths: list[str], official: tuple[str, ...], digests: list[str]
+) -> tuple[bool, str]:
     """Check the decompressed-content checksums of a set of files. Returns (verified, note)."""
     other = _other_release(spec, official, digests)
     if other is not None:
@@ -121,12 +124,14 @@ def _read_idx_set(spec: DatasetSpec, loc: Location, verify: bool) -> tuple[tuple
         if images.shape[1:] != spec.image_shape:
             raise DataError(
                 f"Wrong image shape in dataset '{spec.name}' file {path}: {images.shape}, expected "
-                f"{expected}.\nFix: replace it with the official file ({spec.origin}).")
+                f"{expected}.\nFix: replace it with the official file ({spec.origin})."
+            )
     for i in (0, 2):
         if len(arrays[i]) != len(arrays[i + 1]):
             raise DataError(
                 f"Dataset '{spec.name}': {paths[i]} has {len(arrays[i])} images but {paths[i + 1]} has "
-                f"{len(arrays[i + 1])} labels.\nFix: use matching official files ({spec.origin}).")
+                f"{len(arrays[i + 1])} labels.\nFix: use matching official files ({spec.origin})."
+            )
     return tuple(arrays), verified, note
 
 
@@ -142,8 +147,9 @@ def _call_keras(spec: DatasetSpec, paths: list[str]) -> tuple[np.ndarray, ...]:
     except DataError:
         raise
     except Exception as e:  # noqa: BLE001 - corrupt cache files surface as many types
-        raise formats.corrupt(", ".join(paths), f"{spec.loader} failed on the cached file",
-                              f"{type(e).__name__}: {e}", spec) from None
+        raise formats.corrupt(
+            ", ".join(paths), f"{spec.loader} failed on the cached file", f"{type(e).__name__}: {e}", spec
+        ) from None
     return x_tr, y_tr, x_te, y_te
 
 
@@ -181,11 +187,23 @@ def _load_uncached(spec: DatasetSpec, loc: Location, verify: bool) -> RawData:
         arrays, verified, note, via = _read_single(spec, loc, verify)
     where = paths[0] if len(paths) == 1 else os.path.dirname(paths[0])
     x_train, y_train, x_test, y_test = formats.validate(spec, arrays, where)
-    src_files = (paths[0] if len(paths) == 1 else
-                 f"{os.path.dirname(paths[0])}/{{{','.join(os.path.basename(p) for p in paths)}}}")
+    src_files = (
+        paths[0]
+        if len(paths) == 1
+        else f"{os.path.dirname(paths[0])}/{{{','.join(os.path.basename(p) for p in paths)}}}"
+    )
     source = f"{loc.kind}: {src_files}{via} [{note}]"
-    return RawData(spec.name, x_train, y_train, x_test, y_test, num_classes=spec.num_classes, source=source,
-                   verified=verified, verify_note=note)
+    return RawData(
+        spec.name,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        num_classes=spec.num_classes,
+        source=source,
+        verified=verified,
+        verify_note=note,
+    )
 
 
 # --------------------------------------------------------------------------- one load per process

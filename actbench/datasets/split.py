@@ -88,8 +88,9 @@ def _to_float(x: np.ndarray) -> np.ndarray:
     return x[..., np.newaxis] if x.ndim == 3 else x
 
 
-def split_indices(y_train: np.ndarray, y_test: np.ndarray, train_limit: int | None, test_limit: int | None,
-                  validation_split: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_indices(
+    y_train: np.ndarray, y_test: np.ndarray, train_limit: int | None, test_limit: int | None, validation_split: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, validation, test) indices: stratified limits (seed 0), then a stratified hold-out (seed 1)
     that keeps at least one training example of every class."""
     tr_idx = np.arange(len(y_train))
@@ -101,15 +102,17 @@ def split_indices(y_train: np.ndarray, y_test: np.ndarray, train_limit: int | No
     val_idx = np.zeros(0, dtype=np.int64)
     if validation_split > 0 and len(tr_idx) > 1:
         n_val = min(max(1, int(round(validation_split * len(tr_idx)))), len(tr_idx) - 1)
-        rel = stratified_indices(y_train[tr_idx], n_val, VALIDATION_SEED,
-                                 caps_fn=lambda counts: np.maximum(counts - 1, 0))
+        rel = stratified_indices(
+            y_train[tr_idx], n_val, VALIDATION_SEED, caps_fn=lambda counts: np.maximum(counts - 1, 0)
+        )
         val_idx = tr_idx[rel]
         tr_idx = np.setdiff1d(tr_idx, val_idx, assume_unique=True)
     return tr_idx, val_idx, te_idx
 
 
-def prepare(raw: Any, train_limit: int | None = None, test_limit: int | None = None,
-            validation_split: float = 0.0) -> Prepared:
+def prepare(
+    raw: Any, train_limit: int | None = None, test_limit: int | None = None, validation_split: float = 0.0
+) -> Prepared:
     """Scale to float32 [0,1] NHWC, int32 labels, stratified fixed-seed limits and validation split.
 
     `raw` is a RawData (name, x_train, y_train, x_test, y_test, num_classes)."""

@@ -18,9 +18,24 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ResultsError
-from .schema import (BOOLEAN_RUN_COLUMNS, EPOCH_COLUMNS, EPOCHS_FILE, GROUP_KEYS, METADATA_FILE,
-                     NUMERIC_EPOCH_COLUMNS, NUMERIC_RUN_COLUMNS, OPTIONAL_VALUE_COLUMNS, REQUIRED_EPOCH_COLUMNS,
-                     REQUIRED_RUN_COLUMNS, RUN_COLUMNS, RUN_KEYS, RUNS_FILE, describe_key, is_at_chance, run_key)
+from .schema import (
+    BOOLEAN_RUN_COLUMNS,
+    EPOCH_COLUMNS,
+    EPOCHS_FILE,
+    GROUP_KEYS,
+    METADATA_FILE,
+    NUMERIC_EPOCH_COLUMNS,
+    NUMERIC_RUN_COLUMNS,
+    OPTIONAL_VALUE_COLUMNS,
+    REQUIRED_EPOCH_COLUMNS,
+    REQUIRED_RUN_COLUMNS,
+    RUN_COLUMNS,
+    RUN_KEYS,
+    RUNS_FILE,
+    describe_key,
+    is_at_chance,
+    run_key,
+)
 
 # ---------------------------------------------------------------- writing
 
@@ -84,6 +99,7 @@ def write_json(path: Path, data: dict) -> None:
 
 # ---------------------------------------------------------------- reading
 
+
 @dataclass
 class ResultSet:
     """What one output dir (or a lone runs.csv) holds."""
@@ -99,8 +115,9 @@ class ResultSet:
         return sorted(self.runs["config_hash"].astype(str).unique()) if len(self.runs) else []
 
 
-def read_csv_checked(path: Path, required: list[str], numeric: list[str],
-                     optional_values: set[str] = OPTIONAL_VALUE_COLUMNS) -> pd.DataFrame:
+def read_csv_checked(
+    path: Path, required: list[str], numeric: list[str], optional_values: set[str] = OPTIONAL_VALUE_COLUMNS
+) -> pd.DataFrame:
     """Read a result CSV, failing with file and line on anything malformed.
 
     Checks: the file exists and is not empty, every required column is present, every
@@ -136,13 +153,14 @@ def _check_text(path: Path, required: list[str]) -> None:
     if missing:
         raise ResultsError(f"{path}: missing required column(s): {', '.join(missing)}.\nFound: {', '.join(header)}")
     if not text.endswith("\n"):
-        raise ResultsError(f"{path}, line {len(lines)}: the last row is cut off (no line end); "
-                           "the file was truncated.")
+        raise ResultsError(f"{path}, line {len(lines)}: the last row is cut off (no line end); the file was truncated.")
     for lineno, line in enumerate(lines[1:], start=2):
         n = _count_fields(line)
         if n != len(header):
-            raise ResultsError(f"{path}, line {lineno}: {n} fields where the header has {len(header)}; "
-                               "the row is truncated or was edited by hand.")
+            raise ResultsError(
+                f"{path}, line {lineno}: {n} fields where the header has {len(header)}; "
+                "the row is truncated or was edited by hand."
+            )
 
 
 def _parse_numbers(path: Path, values: pd.Series, col: str, may_be_empty: bool) -> pd.Series:
@@ -209,16 +227,17 @@ def with_at_chance(runs: pd.DataFrame) -> pd.DataFrame:
         return spec.num_classes if spec is not None else None
 
     classes = {name: n_classes(name) for name in runs["dataset"].unique()} if len(runs) else {}
-    flags = [is_at_chance(acc, classes.get(ds)) and not div
-             for ds, acc, div in zip(runs["dataset"], runs["test_accuracy"], runs["diverged"])]
+    flags = [
+        is_at_chance(acc, classes.get(ds)) and not div
+        for ds, acc, div in zip(runs["dataset"], runs["test_accuracy"], runs["diverged"])
+    ]
     out = runs.copy()
     out.insert(list(out.columns).index("diverged") + 1, "at_chance", pd.Series(flags, index=runs.index, dtype=bool))
     return out
 
 
 def read_epochs(path: Path) -> pd.DataFrame:
-    return _diagnostics_as_numbers(read_csv_checked(path, REQUIRED_EPOCH_COLUMNS, NUMERIC_EPOCH_COLUMNS),
-                                   EPOCH_COLUMNS)
+    return _diagnostics_as_numbers(read_csv_checked(path, REQUIRED_EPOCH_COLUMNS, NUMERIC_EPOCH_COLUMNS), EPOCH_COLUMNS)
 
 
 def read_metadata(path: Path) -> dict:

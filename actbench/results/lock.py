@@ -43,8 +43,11 @@ class OutputLock:
                 if holder and holder.get("host") == host and not _pid_alive(holder.get("pid", -1)):
                     self.path.unlink(missing_ok=True)  # stale: its process is gone
                     continue
-                who = f"pid {holder.get('pid')} on host {holder.get('host')}, since {holder.get('since')}" \
-                    if holder else "an unknown process"
+                who = (
+                    f"pid {holder.get('pid')} on host {holder.get('host')}, since {holder.get('since')}"
+                    if holder
+                    else "an unknown process"
+                )
                 raise ResultsError(
                     f"{self.path.parent}: another actbench process is writing here ({who}).\n"
                     f"Wait for it to finish, or choose another output dir. If that process is gone "

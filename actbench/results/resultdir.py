@@ -9,17 +9,33 @@ written, and takes the lock.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
 from ..errors import ResultsError
 from .io import read_epochs, read_metadata, read_runs, write_csv, write_json
 from .lock import OutputLock
-from .schema import (EPOCH_COLUMNS, EPOCHS_FILE, METADATA_FILE, RESULT_FILES, RUN_COLUMNS, RUN_KEYS, RUNS_FILE,
-                     SUMMARY_FILE, RunKey, canonical_epochs, describe_key, canonical_runs, is_at_chance, key_columns,
-                     order_columns, run_key)
+from .schema import (
+    EPOCH_COLUMNS,
+    EPOCHS_FILE,
+    METADATA_FILE,
+    RESULT_FILES,
+    RUN_COLUMNS,
+    RUN_KEYS,
+    RUNS_FILE,
+    SUMMARY_FILE,
+    RunKey,
+    canonical_epochs,
+    canonical_runs,
+    describe_key,
+    is_at_chance,
+    key_columns,
+    order_columns,
+    run_key,
+)
 
 REPORT_DIR = "report"
 

@@ -6,7 +6,8 @@ is one edit. No I/O and no Keras here.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -26,27 +27,67 @@ RUN_KEYS = GROUP_KEYS + ["seed"]
 # Fixed columns, in file order. Diagnostic columns (named "<measure>/<layer>") follow
 # them; which ones exist depends on the model and the diagnostics config.
 RUN_COLUMNS = [
-    "config_hash", *RUN_KEYS, "activation_name", "params", "epochs_run",
-    "test_loss", "test_accuracy", "best_val_accuracy", "best_epoch",
-    "train_seconds", "seconds_per_epoch", "timing", "test_examples_per_second",
-    "diverged", "diverged_epoch", "at_chance", "failed", "failure", "engine", "backend",
+    "config_hash",
+    *RUN_KEYS,
+    "activation_name",
+    "params",
+    "epochs_run",
+    "test_loss",
+    "test_accuracy",
+    "best_val_accuracy",
+    "best_epoch",
+    "train_seconds",
+    "seconds_per_epoch",
+    "timing",
+    "test_examples_per_second",
+    "diverged",
+    "diverged_epoch",
+    "at_chance",
+    "failed",
+    "failure",
+    "engine",
+    "backend",
 ]
 EPOCH_COLUMNS = [
-    "config_hash", *RUN_KEYS, "epoch", "loss", "accuracy", "val_loss", "val_accuracy",
+    "config_hash",
+    *RUN_KEYS,
+    "epoch",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
     "seconds",
 ]
 # Columns that must parse as numbers (empty allowed where a value can be missing).
 NUMERIC_RUN_COLUMNS = [
-    "seed", "params", "epochs_run", "test_loss", "test_accuracy", "best_val_accuracy",
-    "best_epoch", "train_seconds", "seconds_per_epoch", "test_examples_per_second",
+    "seed",
+    "params",
+    "epochs_run",
+    "test_loss",
+    "test_accuracy",
+    "best_val_accuracy",
+    "best_epoch",
+    "train_seconds",
+    "seconds_per_epoch",
+    "test_examples_per_second",
     "diverged_epoch",
 ]
 NUMERIC_EPOCH_COLUMNS = ["seed", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
 # Columns that may be empty: no validation split, no divergence, diverged runs' metrics.
 OPTIONAL_VALUE_COLUMNS = {
-    "best_val_accuracy", "best_epoch", "diverged_epoch", "val_loss", "val_accuracy",
-    "test_loss", "test_accuracy", "loss", "accuracy", "test_examples_per_second",
-    "seconds_per_epoch", "train_seconds", "params",  # unknown for a run that failed (failed = true)
+    "best_val_accuracy",
+    "best_epoch",
+    "diverged_epoch",
+    "val_loss",
+    "val_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "loss",
+    "accuracy",
+    "test_examples_per_second",
+    "seconds_per_epoch",
+    "train_seconds",
+    "params",  # unknown for a run that failed (failed = true)
 }
 # true/false columns. at_chance and failed are absent from files written before they existed.
 BOOLEAN_RUN_COLUMNS = ["diverged", "at_chance", "failed"]
@@ -83,7 +124,7 @@ def describe_key(key: RunKey) -> str:
     return f"{key.dataset}/{key.model}/{key.activation} seed {key.seed}"
 
 
-def is_at_chance(test_accuracy: float, n_classes: int | None) -> bool:
+def is_at_chance(test_accuracy: float | None, n_classes: int | None) -> bool:
     """True when test_accuracy <= 1/n_classes + AT_CHANCE_MARGIN (False when unknown or NaN)."""
     if not n_classes or test_accuracy is None or test_accuracy != test_accuracy:
         return False
@@ -100,8 +141,7 @@ def canonical_epochs(epochs: pd.DataFrame) -> pd.DataFrame:
     return epochs.sort_values([*RUN_KEYS, "epoch"], kind="mergesort").reset_index(drop=True)
 
 
-def canonical_order(runs: pd.DataFrame, epochs: pd.DataFrame | None = None
-                    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def canonical_order(runs: pd.DataFrame, epochs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """(canonical_runs(runs), canonical_epochs(epochs)); epochs may be None.
 
     Every writer uses this order, so merged shards equal an unsharded run row for row.
