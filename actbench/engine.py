@@ -162,7 +162,7 @@ class GroupTrainer:
         for epoch in range(1, training.epochs + 1):
             order = epoch_order(len(data.y_train), group.seed, epoch)
             start = time.perf_counter()
-            history = loop.train_epoch(data.x_train[order], data.y_train[order], training.batch_size,
+            history = loop.train_epoch(data.x_train, data.y_train, training.batch_size, order=order,
                                        validation=val)
             log = EpochLog(epoch, history, time.perf_counter() - start, val is not None)
             for tower in towers:
@@ -194,11 +194,10 @@ class GroupTrainer:
         """Test metrics (empty when every tower diverged) and the seconds they took."""
         if all(t.diverged for t in towers):
             return {}, math.nan
-        # Evaluated at the training batch size, so the test function traced for validation
-        # is reused and the timed evaluation is pure inference (a warm-up traces it otherwise).
+        # Evaluated at the training batch size, so the timed evaluation is pure inference:
+        # the warm-up traces or compiles what validation has not already.
         bs = self.exp.training.batch_size
-        if not len(data.y_val):
-            loop.evaluate(data.x_test[:bs], data.y_test[:bs], bs)
+        loop.warm_up(data.x_test, data.y_test, bs, training=False)
         start = time.perf_counter()
         test = loop.evaluate(data.x_test, data.y_test, bs)
         return test, time.perf_counter() - start
@@ -219,7 +218,7 @@ class GroupTrainer:
 
     def _timing_pass(self, group: Group, spec) -> tuple[float, float]:
         """Seconds per epoch and test throughput of one activation trained alone, estimated
-        from TIMING_STEPS timed steps (after a one-step warm-up that traces) on a throwaway
+        from TIMING_STEPS timed steps (after the loop's warm-up that traces) on a throwaway
         copy of the model, and from inference over up to TIMING_TEST_EXAMPLES test examples.
         Cached per (dataset, model, activation) since it does not depend on the seed."""
         data, bs = group.data, self.exp.training.batch_size
@@ -233,7 +232,7 @@ class GroupTrainer:
             loop = self.adapter.loop(model)
             steps = min(TIMING_STEPS, max(1, len(data.y_train) // bs))
             x, y = data.x_train[: steps * bs], data.y_train[: steps * bs]
-            loop.train_epoch(x[:bs], y[:bs], bs)  # trace and warm up
+            loop.warm_up(x, y, bs, training=True)
             start = time.perf_counter()
             loop.train_epoch(x, y, bs)
             per_step = (time.perf_counter() - start) / steps

@@ -191,6 +191,7 @@ def _run(exp, opts, reporter, out, old_runs, old_epochs, notes, mine, todo, data
     if meta_path.exists():  # resuming: keep the first start time
         metadata["started"] = results.read_metadata(meta_path).get("started", metadata["started"])
     writer = ResultWriter(out, exp.config_hash(), old_runs, old_epochs)
+    notes = notes + adapter.device_notes(metadata["devices"])
     reporter.start(exp, out, len(mine), len(mine) - len(todo), len(todo), notes)
 
     prepared = {}

@@ -17,11 +17,16 @@ import tempfile
 from ..errors import ConfigError
 
 
+# Set to 1 where a run must train on a GPU (a CI GPU runner): `run` then warns when none is visible.
+EXPECT_GPU_ENV = "ACTBENCH_EXPECT_GPU"
+
+
 class Backend:
     """The adapter interface; one subclass per backend (see actbench/backends/__init__.py)."""
 
     name = ""      # the value of the config's `backend` and of KERAS_BACKEND
     package = ""   # the library Keras runs on (import name and pip name)
+    gpu_packages: tuple[str, ...] = ()  # distributions installed only by this backend's GPU extra
 
     def configure(self, deterministic: bool) -> dict:
         """Select this backend and, when asked, its deterministic ops. Returns the settings used."""
@@ -65,10 +70,26 @@ class Backend:
     def list_devices(self) -> list[str]:
         raise NotImplementedError
 
+    def device_notes(self, devices: list[str]) -> list[str]:
+        """What `run` prints about devices: where it trains, and a warning when a GPU was
+        expected (the GPU extra is installed, or ACTBENCH_EXPECT_GPU=1) but none is visible."""
+        found = devices[:-1]  # the last entry is the host
+        notes = [f"{self.name} devices: {', '.join(found) or 'none listed'}"]
+        installed = [p for p in self.gpu_packages if _installed(p)]
+        expected = os.environ.get(EXPECT_GPU_ENV, "0") not in ("", "0")
+        if (installed or expected) and not any(_is_gpu(d) for d in found):
+            why = f"{EXPECT_GPU_ENV} is set" if expected else f"{installed[0]} is installed"
+            notes.append(f"WARNING: a GPU was expected ({why}) but {self.name} sees only the CPU, so training "
+                         "runs on the CPU. Check the driver (nvidia-smi) and the install (README: On a GPU).")
+        return notes
+
     def loop(self, model):
         """The object that trains and evaluates the compiled `model`: train_epoch(x, y,
-        batch_size, validation=None) -> metrics and evaluate(x, y, batch_size) -> metrics,
-        named as model.fit's history and model.evaluate(return_dict=True) name them."""
+        batch_size, order=None, validation=None) -> metrics (one epoch over x[order],
+        y[order]; the engine passes the same arrays every epoch, so a loop may keep them on
+        the device) and evaluate(x, y, batch_size) -> metrics, named as model.fit's history
+        and model.evaluate(return_dict=True) name them; warm_up(x, y, batch_size, training)
+        traces or compiles, so that a timed call on such arrays measures running only."""
         raise NotImplementedError
 
     def kernel_gradients(self, probe, kernels, x, loss_of_outputs):
@@ -79,6 +100,19 @@ class Backend:
     def elementwise_grad(self, layer, z):
         """f'(z) for an activation layer, elementwise, by autodiff of sum(f(z))."""
         raise NotImplementedError
+
+
+def _installed(distribution: str) -> bool:
+    try:
+        importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _is_gpu(device: str) -> bool:
+    # TensorFlow lists "GPU:/physical_device:GPU:0", JAX "cuda:0" or "CudaDevice(id=0)".
+    return any(word in device.lower() for word in ("gpu", "cuda", "rocm"))
 
 
 def import_quietly(package: str) -> None:
