@@ -5,8 +5,9 @@ from the host; for the reference model at batch 32 a GPU then waits on launches 
 copies, not on arithmetic. Here:
 - the arrays go to the device once per loop (one loop per (dataset, group)); each epoch
   sends only its permutation (the engine's, from seed and epoch);
-- one jitted program runs every step: jax.lax.scan over the full batches, then the short
-  last batch (when there is one) as fit runs it, gathered on the device by index;
+- on a GPU one jitted program runs every step: jax.lax.scan over the full batches, then
+  the short last batch (when there is one) as fit runs it, gathered on the device by index
+  (on the CPU one jitted step per batch is faster: see CompiledEpochLoop);
 - each step is Keras' own model.train_step / test_step, the stateless functions fit's JAX
   trainer jits (model.stateless_call, the compiled Keras losses, jax.value_and_grad, the
   optimizer's stateless_apply, metric updates), so the math is fit's; packed towers stay
@@ -24,20 +25,26 @@ from .fit import targets
 
 
 class CompiledEpochLoop:
-    """Epochs of model.train_step and evaluations of model.test_step, one program each."""
+    """Epochs of model.train_step and evaluations of model.test_step on device-resident data.
 
-    def __init__(self, model):
+    whole_epoch=True: one program per epoch (scan), the default on GPUs and TPUs.
+    whole_epoch=False: one jitted step per batch, dispatched from Python, the default on
+    the CPU: XLA's CPU backend runs a scan's body several times slower than the same step
+    compiled on its own (measured: an epoch of 3 towers 26.8 s as one scan against 10.8 s
+    stepwise, 1 tower 3.5 s against 1.6 s; benchmarks/README.md), while dispatch costs
+    next to nothing there. Same step functions, same batches, same numbers within 1e-5.
+    """
+
+    def __init__(self, model, whole_epoch: bool | None = None):
         import jax
 
         self.model = model
         self.n_outputs = len(model.outputs)
+        self.whole_epoch = jax.default_backend() != "cpu" if whole_epoch is None else whole_epoch
         self._on_device: dict[int, tuple] = {}   # id(host array) -> (host array, device array)
         self._built = False
-        # Donating the state lets XLA update it in place (GPU memory); the CPU cannot use
-        # donated buffers and would warn on every call.
-        donate = (0,) if jax.default_backend() != "cpu" else ()
-        self._train = jax.jit(self._program(model.train_step), donate_argnums=donate)
-        self._test = jax.jit(self._program(model.test_step), donate_argnums=donate)
+        self._train = self._driver(model.train_step)
+        self._test = self._driver(model.test_step)
 
     def train_epoch(self, x, y, batch_size: int, order=None, validation=None) -> dict:
         """One pass over (x, y) in `order` (None: as given), then over `validation`
@@ -77,26 +84,41 @@ class CompiledEpochLoop:
         _assign(model.metrics_variables, state[2])
         return _floats(results)
 
-    def _program(self, step):
+    def _driver(self, step):
         """(state, x, y, full batches' indices, last batch's indices) -> (state, metric
-        results): scan `step` over the full batches, then the short one."""
+        results): `step` over the full batches in order, then over the short one."""
         import jax
         import jax.numpy as jnp
 
         model, n = self.model, self.n_outputs
+        # Donating the state lets XLA update it in place (GPU memory); the CPU cannot use
+        # donated buffers and would warn on every call.
+        donate = (0,) if jax.default_backend() != "cpu" else ()
 
         def one_step(state, x, y, index):
             batch = (jnp.take(x, index, axis=0), targets(jnp.take(y, index, axis=0), n))
             _, state = step(state, batch)
             return state
 
-        def program(state, x, y, full, rest):
+        def results(metrics_values):
+            return _metric_results(model, metrics_values)
+
+        def whole_epoch(state, x, y, full, rest):
             state, _ = jax.lax.scan(lambda s, index: (one_step(s, x, y, index), None), state, full)
             if rest.shape[0]:  # static: the remainder's size is part of the traced shapes
                 state = one_step(state, x, y, rest)
-            return state, _metric_results(model, state[-1])
+            return state, results(state[-1])
 
-        return program
+        if self.whole_epoch:
+            return jax.jit(whole_epoch, donate_argnums=donate)
+        compiled_step, compiled_results = jax.jit(one_step, donate_argnums=donate), jax.jit(results)
+
+        def stepwise(state, x, y, full, rest):
+            for index in [*full, rest] if len(rest) else full:
+                state = compiled_step(state, x, y, index)
+            return state, compiled_results(state[-1])
+
+        return stepwise
 
     def _build(self, x, y, batch_size: int) -> None:
         """Create the optimizer's and metrics' variables, symbolically (no step runs), as

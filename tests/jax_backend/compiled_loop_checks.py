@@ -1,4 +1,5 @@
-"""The compiled-epoch JAX loop against Keras' own model.fit / model.evaluate on JAX:
+"""The compiled-epoch JAX loop (whole epochs as on a GPU, and stepwise as on the CPU) against
+Keras' own model.fit / model.evaluate on JAX:
 per-epoch metrics, validation and test metrics, and final weights, for 1 and 3 towers,
 with dropout and batch norm, 3 epochs, and a short last batch (100 = 6 x 16 + 4).
 Run by tests/test_jax_backend.py in a process with KERAS_BACKEND=jax."""
@@ -62,15 +63,24 @@ def fit_relu(data, tmp_path_factory):
     return train(tmp_path_factory.mktemp("fit"), data, ["relu"], KerasFitLoop, SGD)
 
 
-def test_compiled_loop_equals_keras_fit_one_tower_sgd(tmp_path, data, fit_relu):
-    compiled = train(tmp_path, data, ["relu"], CompiledEpochLoop, SGD)
+def whole_epochs(model):
+    return CompiledEpochLoop(model, whole_epoch=True)
+
+
+def stepwise(model):
+    return CompiledEpochLoop(model, whole_epoch=False)
+
+
+@pytest.mark.parametrize("make_loop", [whole_epochs, stepwise])
+def test_compiled_loop_equals_keras_fit_one_tower_sgd(tmp_path, data, fit_relu, make_loop):
+    compiled = train(tmp_path, data, ["relu"], make_loop, SGD)
     assert set(compiled[0][0]) >= {"loss", "val_loss", "accuracy", "val_accuracy"} and len(compiled[1]) > 1
     assert_same(compiled, fit_relu)
 
 
 def test_compiled_loop_equals_keras_fit_three_towers_adam(tmp_path, data):
     activations = ["relu", "tanh", "elu"]
-    compiled = train(tmp_path, data, activations, CompiledEpochLoop)
+    compiled = train(tmp_path, data, activations, whole_epochs)  # as on a GPU
     assert "t2_accuracy" in compiled[0][0]
     assert_same(compiled, train(tmp_path, data, activations, KerasFitLoop))
 
@@ -86,4 +96,4 @@ def test_dropping_the_short_last_batch_is_caught(tmp_path, data, fit_relu, monke
     batches = jax_loop._batches
     monkeypatch.setattr(jax_loop, "_batches", full_batches_only)
     with pytest.raises(AssertionError):
-        assert_same(train(tmp_path, data, ["relu"], CompiledEpochLoop, SGD), fit)
+        assert_same(train(tmp_path, data, ["relu"], whole_epochs, SGD), fit)
