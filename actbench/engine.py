@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import backends, diagnostics
+from .errors import ConfigError
 from .model import build_model
 
 TIMING_STEPS = 32      # train steps timed per activation in the packed engine's timing pass
@@ -146,7 +147,17 @@ class GroupTrainer:
 
     def train_group(self, group: Group, on_epoch=None) -> list[RunResult]:
         """One RunResult per spec of `group`. on_epoch(epoch, epochs) is called after each
-        epoch (for progress display)."""
+        epoch (for progress display). A device without a deterministic kernel for an op
+        (deterministic: true) stops the run with a ConfigError that names the op."""
+        try:
+            return self._train_group(group, on_epoch)
+        except Exception as e:
+            problem = self.adapter.determinism_problem(e) if self.exp.training.deterministic else None
+            if problem is None:
+                raise
+            raise ConfigError(problem) from None
+
+    def _train_group(self, group: Group, on_epoch) -> list[RunResult]:
         model, tower_models = compile_group(group.data, group.arch, group.specs, group.seed, self.exp.training)
         loop = self.adapter.loop(model)
         towers = [TowerRun(i, spec, m) for i, (spec, m) in enumerate(zip(group.specs, tower_models, strict=True))]

@@ -38,3 +38,14 @@ def test_warns_when_a_gpu_is_expected_but_only_the_cpu_is_seen(name, monkeypatch
     notes = adapter.device_notes(cpu_only)
     assert len(notes) == 2 and notes[1].startswith("WARNING: a GPU was expected") and EXPECT_GPU_ENV in notes[1]
     assert adapter.device_notes(["cuda:0", "host: x86_64 16 cpus"]) == [f"{name} devices: cuda:0"]
+
+
+@pytest.mark.parametrize("name", backends.NAMES)
+def test_a_missing_deterministic_kernel_is_one_clear_message(name):
+    adapter = backends.for_name(name)
+    error = RuntimeError("Traceback lines...\nA deterministic GPU implementation of SparseSoftmaxXentWithLogitsOp "
+                         "is not currently available.\nmore")
+    message = adapter.determinism_problem(error)
+    assert message is not None and "SparseSoftmaxXentWithLogitsOp" in message
+    assert "deterministic: false" in message and "Traceback" not in message
+    assert adapter.determinism_problem(ValueError("operands could not be broadcast together")) is None

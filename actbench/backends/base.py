@@ -92,6 +92,17 @@ class Backend:
         traces or compiles, so that a timed call on such arrays measures running only."""
         raise NotImplementedError
 
+    def determinism_problem(self, error: BaseException) -> str | None:
+        """One clear message when `error` says a deterministic op is not available on this
+        device (what deterministic: true asked for); None for any other error."""
+        text = str(error)
+        if not isinstance(error, Exception) or "determinis" not in text.lower():
+            return None
+        detail = next((line.strip() for line in text.splitlines() if "determinis" in line.lower()), text)
+        return (f"training.deterministic: {self.name} has no deterministic implementation of an op this "
+                f"model uses on this device ({detail}). Set `training: {{deterministic: false}}` in the config "
+                "(reruns may then differ in the last digits), or run on the CPU.")
+
     def kernel_gradients(self, probe, kernels, x, loss_of_outputs):
         """probe's outputs on x (inference mode) and d loss_of_outputs(outputs) / d kernel
         for each kernel variable, with the backend's own autodiff."""
