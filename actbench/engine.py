@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import backends, diagnostics
-from .errors import last_line
+from .errors import ConfigError, last_line
 from .model import build_model
 
 TIMING_STEPS = 32      # train steps timed per activation in the packed engine's timing pass
@@ -158,7 +158,17 @@ class GroupTrainer:
 
     def train_group(self, group: Group, on_epoch=None) -> list[RunResult]:
         """One RunResult per spec of `group`. on_epoch(epoch, epochs) is called after each
-        epoch (for progress display)."""
+        epoch (for progress display). A device without a deterministic kernel for an op
+        (deterministic: true) stops the run with a ConfigError that names the op."""
+        try:
+            return self._train_group(group, on_epoch)
+        except Exception as e:
+            problem = self.adapter.determinism_problem(e) if self.exp.training.deterministic else None
+            if problem is None:
+                raise
+            raise ConfigError(problem) from None
+
+    def _train_group(self, group: Group, on_epoch) -> list[RunResult]:
         model, tower_models = compile_group(group.data, group.arch, group.specs, group.seed, self.exp.training)
         loop = self.adapter.loop(model)
         towers = [TowerRun(i, spec, m) for i, (spec, m) in enumerate(zip(group.specs, tower_models, strict=True))]
@@ -174,7 +184,7 @@ class GroupTrainer:
         for epoch in range(1, training.epochs + 1):
             order = epoch_order(len(data.y_train), group.seed, epoch)
             start = time.perf_counter()
-            history = loop.train_epoch(data.x_train[order], data.y_train[order], training.batch_size,
+            history = loop.train_epoch(data.x_train, data.y_train, training.batch_size, order=order,
                                        validation=val)
             log = EpochLog(epoch, history, time.perf_counter() - start, val is not None)
             for tower in towers:
@@ -206,11 +216,10 @@ class GroupTrainer:
         """Test metrics (empty when every tower diverged) and the seconds they took."""
         if all(t.diverged for t in towers):
             return {}, math.nan
-        # Evaluated at the training batch size, so the test function traced for validation
-        # is reused and the timed evaluation is pure inference (a warm-up traces it otherwise).
+        # Evaluated at the training batch size, so the timed evaluation is pure inference:
+        # the warm-up traces or compiles what validation has not already.
         bs = self.exp.training.batch_size
-        if not len(data.y_val):
-            loop.evaluate(data.x_test[:bs], data.y_test[:bs], bs)
+        loop.warm_up(data.x_test, data.y_test, bs, training=False)
         start = time.perf_counter()
         test = loop.evaluate(data.x_test, data.y_test, bs)
         return test, time.perf_counter() - start
@@ -231,7 +240,7 @@ class GroupTrainer:
 
     def _timing_pass(self, group: Group, spec) -> tuple[float, float]:
         """Seconds per epoch and test throughput of one activation trained alone, estimated
-        from TIMING_STEPS timed steps (after a one-step warm-up that traces) on a throwaway
+        from TIMING_STEPS timed steps (after the loop's warm-up that traces) on a throwaway
         copy of the model, and from inference over up to TIMING_TEST_EXAMPLES test examples.
         Cached per (dataset, model, activation) since it does not depend on the seed."""
         data, bs = group.data, self.exp.training.batch_size
@@ -245,7 +254,7 @@ class GroupTrainer:
             loop = self.adapter.loop(model)
             steps = min(TIMING_STEPS, max(1, len(data.y_train) // bs))
             x, y = data.x_train[: steps * bs], data.y_train[: steps * bs]
-            loop.train_epoch(x[:bs], y[:bs], bs)  # trace and warm up
+            loop.warm_up(x, y, bs, training=True)
             start = time.perf_counter()
             loop.train_epoch(x, y, bs)
             per_step = (time.perf_counter() - start) / steps

@@ -178,7 +178,8 @@ def _run(ctx: RunContext) -> Outcome:
     settings = adapter.configure(ctx.exp.training.deterministic)
     metadata = _metadata(ctx, settings, adapter)
     n_done = len(ctx.planned) - len(ctx.todo)
-    ctx.reporter.start(ctx.exp, ctx.out.path, len(ctx.planned), n_done, len(ctx.todo), ctx.notes)
+    notes = ctx.notes + adapter.device_notes(metadata["devices"])
+    ctx.reporter.start(ctx.exp, ctx.out.path, len(ctx.planned), n_done, len(ctx.todo), notes)
     prepared = _load_data(ctx, metadata)
     ctx.out.write_metadata(metadata)
     status = "complete"

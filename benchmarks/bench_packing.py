@@ -71,7 +71,10 @@ def worker(args) -> None:
     trainer = KerasFitLoop(model) if args.fit else adapter.loop(model)
     n, bs = len(specs), exp.training.batch_size
     start = time.perf_counter()
-    trainer.train_epoch(data.x_train[:bs], data.y_train[:bs], bs, validation=(data.x_val[:bs], data.y_val[:bs]))
+    # Trace (TensorFlow, fit: one batch) or compile (JAX's compiled loop: a whole epoch and
+    # validation pass, whose shapes are part of its programs) before the timed epoch.
+    trainer.warm_up(data.x_train, data.y_train, bs, training=True)
+    trainer.warm_up(data.x_val, data.y_val, bs, training=False)
     trace = time.perf_counter() - start
     idle0, start = idle_seconds(), time.perf_counter()
     trainer.train_epoch(data.x_train, data.y_train, bs, validation=(data.x_val, data.y_val))

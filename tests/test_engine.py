@@ -172,3 +172,21 @@ def test_in_memory_loop_equals_keras_fit(tmp_path, activations):
     assert set(epochs_a[0]) >= {"loss", "val_loss"} and len(test_a) > 1
     for a, b in zip(weights_a, weights_b):
         np.testing.assert_array_equal(a, b)
+
+
+def test_missing_deterministic_kernel_stops_with_a_config_error(tmp_path):
+    # What a GPU without a deterministic kernel raises mid-training becomes one clear
+    # ConfigError (exit code 2 in the CLI) naming the op and the switch, not a traceback.
+    from actbench import backends, datasets
+    from actbench.engine import Group, GroupTrainer
+    from actbench.errors import ConfigError
+
+    class NoDeterministicKernel(type(backends.for_name("tensorflow"))):
+        def loop(self, model):
+            raise RuntimeError("Deterministic GPU implementation of unsorted segment reduction op not available.")
+
+    exp = load_tiny(tmp_path, activations=["relu"], seeds=[0])
+    data = datasets.prepare(datasets.load("mnist_sample"), train_limit=50, test_limit=20, validation_split=0.2)
+    group = Group(data, exp.models[0], exp.activation_specs, 0)
+    with pytest.raises(ConfigError, match="unsorted segment reduction.*deterministic: false"):
+        GroupTrainer(exp, NoDeterministicKernel()).train_group(group)

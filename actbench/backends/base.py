@@ -17,11 +17,16 @@ import tempfile
 from ..errors import ConfigError
 
 
+# Set to 1 where a run must train on a GPU (a CI GPU runner): `run` then warns when none is visible.
+EXPECT_GPU_ENV = "ACTBENCH_EXPECT_GPU"
+
+
 class Backend:
     """The adapter interface; one subclass per backend (see actbench/backends/__init__.py)."""
 
     name = ""      # the value of the config's `backend` and of KERAS_BACKEND
     package = ""   # the library Keras runs on (import name and pip name)
+    gpu_packages: tuple[str, ...] = ()  # distributions installed only by this backend's GPU extra
 
     def configure(self, deterministic: bool) -> dict:
         """Select this backend and, when asked, its deterministic ops. Returns the settings used."""
@@ -65,11 +70,38 @@ class Backend:
     def list_devices(self) -> list[str]:
         raise NotImplementedError
 
+    def device_notes(self, devices: list[str]) -> list[str]:
+        """What `run` prints about devices: where it trains, and a warning when a GPU was
+        expected (the GPU extra is installed, or ACTBENCH_EXPECT_GPU=1) but none is visible."""
+        found = devices[:-1]  # the last entry is the host
+        notes = [f"{self.name} devices: {', '.join(found) or 'none listed'}"]
+        installed = [p for p in self.gpu_packages if _installed(p)]
+        expected = os.environ.get(EXPECT_GPU_ENV, "0") not in ("", "0")
+        if (installed or expected) and not any(_is_gpu(d) for d in found):
+            why = f"{EXPECT_GPU_ENV} is set" if expected else f"{installed[0]} is installed"
+            notes.append(f"WARNING: a GPU was expected ({why}) but {self.name} sees only the CPU, so training "
+                         "runs on the CPU. Check the driver (nvidia-smi) and the install (README: On a GPU).")
+        return notes
+
     def loop(self, model):
         """The object that trains and evaluates the compiled `model`: train_epoch(x, y,
-        batch_size, validation=None) -> metrics and evaluate(x, y, batch_size) -> metrics,
-        named as model.fit's history and model.evaluate(return_dict=True) name them."""
+        batch_size, order=None, validation=None) -> metrics (one epoch over x[order],
+        y[order]; the engine passes the same arrays every epoch, so a loop may keep them on
+        the device) and evaluate(x, y, batch_size) -> metrics, named as model.fit's history
+        and model.evaluate(return_dict=True) name them; warm_up(x, y, batch_size, training)
+        traces or compiles, so that a timed call on such arrays measures running only."""
         raise NotImplementedError
+
+    def determinism_problem(self, error: BaseException) -> str | None:
+        """One clear message when `error` says a deterministic op is not available on this
+        device (what deterministic: true asked for); None for any other error."""
+        text = str(error)
+        if not isinstance(error, Exception) or "determinis" not in text.lower():
+            return None
+        detail = next((line.strip() for line in text.splitlines() if "determinis" in line.lower()), text)
+        return (f"training.deterministic: {self.name} has no deterministic implementation of an op this "
+                f"model uses on this device ({detail}). Set `training: {{deterministic: false}}` in the config "
+                "(reruns may then differ in the last digits), or run on the CPU.")
 
     def kernel_gradients(self, probe, kernels, x, loss_of_outputs):
         """probe's outputs on x (inference mode) and d loss_of_outputs(outputs) / d kernel
@@ -86,6 +118,19 @@ class Backend:
         """x -> (fn(x), d sum(fn(x)) / dx), compiled the way the backend compiles a training
         step: the custom-activation check calls user functions through it before training."""
         raise NotImplementedError
+
+
+def _installed(distribution: str) -> bool:
+    try:
+        importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _is_gpu(device: str) -> bool:
+    # TensorFlow lists "GPU:/physical_device:GPU:0", JAX "cuda:0" or "CudaDevice(id=0)".
+    return any(word in device.lower() for word in ("gpu", "cuda", "rocm"))
 
 
 def import_quietly(package: str) -> None:

@@ -1,15 +1,17 @@
-"""The JAX adapter: XLA's deterministic ops, devices, gradients for diagnostics, the loop."""
+"""The JAX adapter: XLA's deterministic ops, devices, gradients for diagnostics, and the
+compiled-epoch training loop (jax_loop.py)."""
 
 from __future__ import annotations
 
 import os
 
 from .base import Backend
-from .fit import KerasFitLoop
+from .jax_loop import CompiledEpochLoop
 
 
 class JaxBackend(Backend):
     name = package = "jax"
+    gpu_packages = ("jax-cuda12-plugin",)  # pulled in by jax[cuda12] (the jax-cuda extra)
 
     def determinism(self, deterministic: bool) -> dict:
         if not deterministic:
@@ -26,7 +28,7 @@ class JaxBackend(Backend):
         return [str(d) for d in jax.devices()]
 
     def loop(self, model):
-        return KerasFitLoop(model)
+        return CompiledEpochLoop(model)
 
     def kernel_gradients(self, probe, kernels, x, loss_of_outputs):
         import jax

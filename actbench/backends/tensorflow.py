@@ -22,6 +22,7 @@ from .fit import targets
 
 class TensorFlowBackend(Backend):
     name = package = "tensorflow"
+    gpu_packages = ("nvidia-cudnn-cu12",)  # pulled in by tensorflow[and-cuda] (the tf-cuda extra)
 
     def determinism(self, deterministic: bool) -> dict:
         import tensorflow as tf
@@ -95,9 +96,11 @@ class InMemoryLoop:
         self.steps_per_call = steps_per_call
         self._train = self._test = None
 
-    def train_epoch(self, x, y, batch_size: int, validation=None) -> dict:
-        """One pass over (x, y) in the given order, then over `validation` (x_val, y_val)
-        when given; returns the epoch's metrics as fit's history names them."""
+    def train_epoch(self, x, y, batch_size: int, order=None, validation=None) -> dict:
+        """One pass over (x, y) in `order` (None: as given), then over `validation`
+        (x_val, y_val) when given; returns the epoch's metrics as fit's history names them."""
+        if order is not None:
+            x, y = x[order], y[order]
         if self._train is None:
             self._train = self._function(self.model.train_step, x, y)
         self.model.reset_metrics()
@@ -107,6 +110,14 @@ class InMemoryLoop:
             x_val, y_val = validation
             logs.update({f"val_{k}": v for k, v in self.evaluate(x_val, y_val, batch_size).items()})
         return logs
+
+    def warm_up(self, x, y, batch_size: int, training: bool) -> None:
+        """Trace the train (or test) function, unless done: one batch of (x, y) runs.
+        The batch dimensions are left open, so every later call reuses the trace."""
+        if training and self._train is None:
+            self.train_epoch(x[:batch_size], y[:batch_size], batch_size)
+        elif not training and self._test is None:
+            self.evaluate(x[:batch_size], y[:batch_size], batch_size)
 
     def evaluate(self, x, y, batch_size: int) -> dict:
         if self._test is None:

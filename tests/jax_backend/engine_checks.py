@@ -7,6 +7,7 @@ import math
 import keras
 import numpy as np
 import pandas as pd
+import pytest
 
 from actbench.runner import RunOptions, run_experiment
 from tiny import load_tiny
@@ -30,8 +31,13 @@ def test_this_process_runs_jax():
     assert keras.backend.backend() == "jax"
 
 
-def test_packed_run_on_jax_equals_sequential(tmp_path):
-    packed, packed_epochs, out = run(tmp_path, "packed", **small())
+@pytest.fixture(scope="module")
+def packed_run(tmp_path_factory):
+    return run(tmp_path_factory.mktemp("packed"), "packed", **small())
+
+
+def test_packed_run_on_jax_equals_sequential(tmp_path, packed_run):
+    packed, packed_epochs, out = packed_run
     assert (packed["backend"] == "jax").all() and not packed["diverged"].any()
     assert (packed["test_accuracy"] > 0.2).all()  # 10 classes: chance is 0.1
     meta = json.loads((out / "metadata.json").read_text())
@@ -45,7 +51,7 @@ def test_packed_run_on_jax_equals_sequential(tmp_path):
         np.testing.assert_allclose(a[cols].to_numpy(float), b[cols].to_numpy(float), rtol=1e-5, atol=1e-7)
 
 
-def test_diverging_tower_does_not_poison_the_others_on_jax(tmp_path, monkeypatch):
+def test_diverging_tower_does_not_poison_the_others_on_jax(tmp_path, monkeypatch, packed_run):
     (tmp_path / "badacts.py").write_text("import keras\ndef nan_act(x):\n    return keras.ops.log(x - 1e9)\n")
     monkeypatch.chdir(tmp_path)
     runs, _, _ = run(tmp_path, "mixed", **{**small(), "activations": ["relu", "badacts:nan_act"]},
@@ -54,3 +60,6 @@ def test_diverging_tower_does_not_poison_the_others_on_jax(tmp_path, monkeypatch
     good = runs[runs.activation == "relu"].iloc[0]
     assert bad["diverged"] and bad["diverged_epoch"] == 1 and math.isnan(bad["test_accuracy"])
     assert not good["diverged"] and good["test_accuracy"] > 0.2
+    # The same relu tower trained next to tanh instead of the NaN tower: the same numbers.
+    alone = packed_run[0][packed_run[0].activation == "relu"].iloc[0]
+    np.testing.assert_allclose(good[METRICS_RUN].to_numpy(float), alone[METRICS_RUN].to_numpy(float), rtol=1e-5)
