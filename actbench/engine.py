@@ -30,7 +30,7 @@ from . import backends, diagnostics
 from .errors import ConfigError, last_line
 from .model import build_model
 
-TIMING_STEPS = 32      # train steps timed per activation in the packed engine's timing pass
+TIMING_STEPS = 32  # train steps timed per activation in the packed engine's timing pass
 TIMING_TEST_EXAMPLES = 2048  # test examples whose inference the timing pass times
 # runs.csv `timing`: how a run's seconds were measured. Files written before the rename
 # say "fit" for IN_RUN (it never meant model.fit alone); readers accept both.
@@ -50,8 +50,8 @@ class RunResult:
 class Group:
     """What one train_group call trains: activations `specs` on `data` under `seed`."""
 
-    data: Any   # datasets' prepared splits
-    arch: Any   # config.ModelSpec
+    data: Any  # datasets' prepared splits
+    arch: Any  # config.ModelSpec
     specs: list  # config activation specs, one tower each
     seed: int
 
@@ -59,11 +59,25 @@ class Group:
 def failed_run(spec, error: BaseException, engine: str, backend: str) -> RunResult:
     """The result of a run whose training raised (e.g. a custom activation failing on some
     inputs): no numbers, the reason in one line."""
-    run = {"activation_name": spec.name, "params": math.nan, "epochs_run": 0, "test_loss": math.nan,
-           "test_accuracy": math.nan, "best_val_accuracy": math.nan, "best_epoch": math.nan,
-           "train_seconds": math.nan, "seconds_per_epoch": math.nan, "timing": "",
-           "test_examples_per_second": math.nan, "diverged": False, "diverged_epoch": math.nan,
-           "failed": True, "failure": last_line(error), "engine": engine, "backend": backend}
+    run = {
+        "activation_name": spec.name,
+        "params": math.nan,
+        "epochs_run": 0,
+        "test_loss": math.nan,
+        "test_accuracy": math.nan,
+        "best_val_accuracy": math.nan,
+        "best_epoch": math.nan,
+        "train_seconds": math.nan,
+        "seconds_per_epoch": math.nan,
+        "timing": "",
+        "test_examples_per_second": math.nan,
+        "diverged": False,
+        "diverged_epoch": math.nan,
+        "failed": True,
+        "failure": last_line(error),
+        "engine": engine,
+        "backend": backend,
+    }
     return RunResult(run=run)
 
 
@@ -107,6 +121,7 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
 
 def make_optimizer(spec):
     import keras
+
     if spec.name == "adam":
         return keras.optimizers.Adam(learning_rate=spec.learning_rate)
     if spec.name == "sgd":
@@ -117,6 +132,7 @@ def make_optimizer(spec):
 def build_tower_model(data, arch, spec, seed: int):
     """The single-activation model of a run, with the run's initial weights."""
     import keras
+
     keras.utils.set_random_seed(seed)
     model = build_model(arch, data.input_shape, data.num_classes, spec.name, spec.params)
     return model
@@ -139,11 +155,12 @@ def compile_group(data, arch, specs, seed: int, training):
     # The loss is also tracked as a metric ("ce"): Keras averages a multi-output model's
     # per-output loss over batches without weighting the last, smaller batch, while a
     # metric is a true per-example mean, the same in both engines.
-    model.compile(optimizer=make_optimizer(training.optimizer),
-                  loss=["sparse_categorical_crossentropy"] * len(towers),
-                  metrics=[["accuracy", keras.metrics.SparseCategoricalCrossentropy(name="ce")]
-                           for _ in towers],
-                  steps_per_execution=backends.STEPS_PER_CALL)
+    model.compile(
+        optimizer=make_optimizer(training.optimizer),
+        loss=["sparse_categorical_crossentropy"] * len(towers),
+        metrics=[["accuracy", keras.metrics.SparseCategoricalCrossentropy(name="ce")] for _ in towers],
+        steps_per_execution=backends.STEPS_PER_CALL,
+    )
     return model, towers
 
 
@@ -174,8 +191,10 @@ class GroupTrainer:
         towers = [TowerRun(i, spec, m) for i, (spec, m) in enumerate(zip(group.specs, tower_models, strict=True))]
         self._train(loop, group, towers, on_epoch)
         test, test_seconds = self._test(loop, group.data, towers)
-        return [self._result(tower, len(towers), test, self._timing(group, tower, len(towers), test_seconds))
-                for tower in towers]
+        return [
+            self._result(tower, len(towers), test, self._timing(group, tower, len(towers), test_seconds))
+            for tower in towers
+        ]
 
     def _train(self, loop, group: Group, towers: list[TowerRun], on_epoch) -> None:
         data, training, diag = group.data, self.exp.training, self.exp.diagnostics
@@ -184,8 +203,7 @@ class GroupTrainer:
         for epoch in range(1, training.epochs + 1):
             order = epoch_order(len(data.y_train), group.seed, epoch)
             start = time.perf_counter()
-            history = loop.train_epoch(data.x_train, data.y_train, training.batch_size, order=order,
-                                       validation=val)
+            history = loop.train_epoch(data.x_train, data.y_train, training.batch_size, order=order, validation=val)
             log = EpochLog(epoch, history, time.perf_counter() - start, val is not None)
             for tower in towers:
                 if not tower.diverged:
@@ -249,8 +267,11 @@ class GroupTrainer:
             model = build_tower_model(data, group.arch, spec, group.seed)
             # Training steps as the engine runs them, without metrics (per step they cost
             # next to nothing, but tracing them took ~0.4 s more per model here).
-            model.compile(optimizer=make_optimizer(self.exp.training.optimizer),
-                          loss="sparse_categorical_crossentropy", steps_per_execution=backends.STEPS_PER_CALL)
+            model.compile(
+                optimizer=make_optimizer(self.exp.training.optimizer),
+                loss="sparse_categorical_crossentropy",
+                steps_per_execution=backends.STEPS_PER_CALL,
+            )
             loop = self.adapter.loop(model)
             steps = min(TIMING_STEPS, max(1, len(data.y_train) // bs))
             x, y = data.x_train[: steps * bs], data.y_train[: steps * bs]

@@ -26,6 +26,7 @@ from .model import check_shape
 from .plan import Run
 from .results import ResultDir
 
+
 class Interrupted(Exception):
     """SIGINT or SIGTERM arrived; what was complete is written."""
 
@@ -41,9 +42,9 @@ class RunOptions:
     resume: bool = True
     shard: tuple[int, int] | None = None
     data_dir: str | None = None
-    verify_data: bool | None = None   # None: the config's data_verify
-    engine: str | None = None          # None: the config's training.engine
-    output_dir: str | None = None      # None: the config's output.dir
+    verify_data: bool | None = None  # None: the config's data_verify
+    engine: str | None = None  # None: the config's training.engine
+    output_dir: str | None = None  # None: the config's output.dir
     data_fetch: datasets.FetchPolicy | None = None  # None: download when missing unless $ACTBENCH_OFFLINE
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
 
@@ -78,8 +79,8 @@ class RunContext:
     reporter: Any
     out: ResultDir
     notes: list[str]
-    planned: list[Run]          # this shard's runs, done or not
-    todo: list[Run]             # the planned runs not finished yet
+    planned: list[Run]  # this shard's runs, done or not
+    todo: list[Run]  # the planned runs not finished yet
     data_dir: str | None
     verify: bool
 
@@ -95,24 +96,31 @@ def prepare_output(exp: Experiment, opts: RunOptions) -> tuple[ResultDir, list[s
     if not out.has_results() or opts.overwrite:
         return out, []
     if not opts.resume:
-        raise ConfigError(f"output.dir: '{out.path}' already holds results and --no-resume was given; "
-                          "use --overwrite to start over, or choose another dir.")
+        raise ConfigError(
+            f"output.dir: '{out.path}' already holds results and --no-resume was given; "
+            "use --overwrite to start over, or choose another dir."
+        )
     meta = out.read_metadata()
     if meta is not None and meta.get("config_hash") != exp.config_hash():
         old_hash = meta.get("config_hash")
         raise ConfigError(
             f"output.dir: '{out.path}' holds results of a different config (hash {old_hash}, this one is "
             f"{exp.config_hash()}). Results are never mixed: use --overwrite to replace them, or "
-            "choose another dir (output.dir or --output).")
+            "choose another dir (output.dir or --output)."
+        )
     try:
         dropped = out.load_rows()
     except ResultsError as e:
-        raise ResultsError(f"{e}\nThe output dir holds damaged results; actbench will not resume into it. "
-                           "Fix or remove the file, or use --overwrite to start over.") from None
+        raise ResultsError(
+            f"{e}\nThe output dir holds damaged results; actbench will not resume into it. "
+            "Fix or remove the file, or use --overwrite to start over."
+        ) from None
     other = [h for h in out.config_hashes() if h != exp.config_hash()]
     if other:
-        raise ConfigError(f"{out.file(results.RUNS_FILE)}: holds runs of config hash {other[0]}, this config is "
-                          f"{exp.config_hash()}; use --overwrite or another dir.")
+        raise ConfigError(
+            f"{out.file(results.RUNS_FILE)}: holds runs of config hash {other[0]}, this config is "
+            f"{exp.config_hash()}; use --overwrite or another dir."
+        )
     notes = [f"dropped {dropped} epoch row(s) of run(s) that did not finish; they are run again"] if dropped else []
     return out, notes
 
@@ -124,8 +132,10 @@ def _check_writable(out: Path) -> None:
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK):
-        raise ConfigError(f"output.dir: cannot write to '{out}' ({probe} is not a writable directory); "
-                          "choose another dir with output.dir or --output.")
+        raise ConfigError(
+            f"output.dir: cannot write to '{out}' ({probe} is not a writable directory); "
+            "choose another dir with output.dir or --output."
+        )
 
 
 def run_experiment(exp: Experiment, opts: RunOptions, reporter=None) -> Outcome:
@@ -166,9 +176,17 @@ def _prepare(exp: Experiment, opts: RunOptions, reporter) -> RunContext:
     out, notes = prepare_output(exp, opts)
     planned = plan.shard(plan.expand(exp), *opts.shard) if opts.shard else plan.expand(exp)
     done = out.done_keys()
-    return RunContext(exp=exp, opts=opts, reporter=reporter, out=out, notes=notes, planned=planned,
-                      todo=[r for r in planned if r.key not in done], data_dir=data_dir,
-                      verify=exp.data_verify if opts.verify_data is None else opts.verify_data)
+    return RunContext(
+        exp=exp,
+        opts=opts,
+        reporter=reporter,
+        out=out,
+        notes=notes,
+        planned=planned,
+        todo=[r for r in planned if r.key not in done],
+        data_dir=data_dir,
+        verify=exp.data_verify if opts.verify_data is None else opts.verify_data,
+    )
 
 
 def _run(ctx: RunContext) -> Outcome:
@@ -227,8 +245,7 @@ def _load_data(ctx: RunContext, metadata: dict) -> dict:
         if any(r.dataset == name for r in ctx.todo):
             raw = datasets.load(name, ctx.data_dir, verify=ctx.verify)
             metadata["data"][name] = {"source": raw.source, "verified": raw.verified}
-            prepared[name] = datasets.prepare(raw, training.train_limit, training.test_limit,
-                                              training.validation_split)
+            prepared[name] = datasets.prepare(raw, training.train_limit, training.test_limit, training.validation_split)
     return prepared
 
 
@@ -250,8 +267,10 @@ def _train(ctx: RunContext, prepared: dict, adapter) -> None:
             run_results = _train_isolating_failures(trainer, job, ctx.reporter.epoch, adapter.name)
             n_classes = prepared[first.dataset].num_classes
             done = list(zip(runs, run_results))
-            ctx.out.add([results.run_row(config_hash, r.key, res.run, n_classes) for r, res in done],
-                        [row for r, res in done for row in results.epoch_rows(config_hash, r.key, res.epochs)])
+            ctx.out.add(
+                [results.run_row(config_hash, r.key, res.run, n_classes) for r, res in done],
+                [row for r, res in done for row in results.epoch_rows(config_hash, r.key, res.epochs)],
+            )
             ctx.reporter.group_end(runs, run_results)
 
 
@@ -269,8 +288,11 @@ def _train_isolating_failures(trainer, job, on_epoch, backend: str) -> list:
     except Exception as e:  # the user's activation code, or Keras refusing it: recorded, not fatal
         if len(job.specs) == 1:
             return [failed_run(job.specs[0], e, trainer.exp.training.engine, backend)]
-        return [res for spec in job.specs
-                for res in _train_isolating_failures(trainer, replace(job, specs=[spec]), on_epoch, backend)]
+        return [
+            res
+            for spec in job.specs
+            for res in _train_isolating_failures(trainer, replace(job, specs=[spec]), on_epoch, backend)
+        ]
 
 
 def _now() -> str:

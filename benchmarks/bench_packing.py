@@ -21,6 +21,7 @@ setting, plus 1, 2 and 4 towers with the actbench setting; every combination --r
 times, the order rotating. On another backend (--backend jax: the GPU check in
 benchmarks/README.md) thread settings do not apply: only the tower counts are timed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,13 +58,20 @@ def worker(args) -> None:
     adapter.configure(deterministic=True)
     if args.backend == "tensorflow" and THREADS[args.threads] is not None:
         import tensorflow as tf
+
         intra, inter = THREADS[args.threads]
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)
     acts = [ACTIVATIONS[i % len(ACTIVATIONS)] for i in range(args.towers)]
-    exp = config.Experiment.model_validate({
-        "name": "packing", "datasets": ["fashion_mnist"], "activations": acts, "seeds": [0],
-        "training": {"epochs": 1, "batch_size": 32, "validation_split": 0.1}})
+    exp = config.Experiment.model_validate(
+        {
+            "name": "packing",
+            "datasets": ["fashion_mnist"],
+            "activations": acts,
+            "seeds": [0],
+            "training": {"epochs": 1, "batch_size": 32, "validation_split": 0.1},
+        }
+    )
     raw = datasets.load("fashion_mnist", args.data_dir)
     data = datasets.prepare(raw, train_limit=args.train_limit, validation_split=0.1)
     specs = exp.activation_specs
@@ -79,20 +87,44 @@ def worker(args) -> None:
     idle0, start = idle_seconds(), time.perf_counter()
     trainer.train_epoch(data.x_train, data.y_train, bs, validation=(data.x_val, data.y_val))
     epoch = time.perf_counter() - start
-    print(json.dumps({"towers": n, "threads": args.threads, "trace_s": trace, "epoch_s": epoch,
-                      "idle_core_s": idle_seconds() - idle0, "cores": os.cpu_count()}))
+    print(
+        json.dumps(
+            {
+                "towers": n,
+                "threads": args.threads,
+                "trace_s": trace,
+                "epoch_s": epoch,
+                "idle_core_s": idle_seconds() - idle0,
+                "cores": os.cpu_count(),
+            }
+        )
+    )
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--towers", type=int, nargs="+", default=None,
-                   help="tower counts to time with the actbench threads (default 1 2 4 5)")
-    p.add_argument("--threads", nargs="+", choices=list(THREADS), default=None,
-                   help="thread settings to time with 5 towers (default: all three)")
+    p.add_argument(
+        "--towers",
+        type=int,
+        nargs="+",
+        default=None,
+        help="tower counts to time with the actbench threads (default 1 2 4 5)",
+    )
+    p.add_argument(
+        "--threads",
+        nargs="+",
+        choices=list(THREADS),
+        default=None,
+        help="thread settings to time with 5 towers (default: all three)",
+    )
     p.add_argument("--fit", action="store_true", help="drive the epoch with model.fit instead of the engine's loop")
-    p.add_argument("--backend", choices=["tensorflow", "jax"], default="tensorflow",
-                   help="Keras backend (thread settings are TensorFlow's: other backends time tower counts only)")
+    p.add_argument(
+        "--backend",
+        choices=["tensorflow", "jax"],
+        default="tensorflow",
+        help="Keras backend (thread settings are TensorFlow's: other backends time tower counts only)",
+    )
     p.add_argument("--train-limit", type=int, default=None, help="train on a stratified subset (development)")
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--out", type=Path, default=None)
@@ -113,8 +145,19 @@ def main(argv=None) -> int:
     for r in range(args.repeats):
         shift = r % len(combos)
         for towers, threads in combos[shift:] + combos[:shift]:
-            cmd = [python_exe(), __file__, "--worker", "--one-towers", str(towers), "--one-threads", threads,
-                   "--data-dir", args.data_dir, "--backend", args.backend]
+            cmd = [
+                python_exe(),
+                __file__,
+                "--worker",
+                "--one-towers",
+                str(towers),
+                "--one-threads",
+                threads,
+                "--data-dir",
+                args.data_dir,
+                "--backend",
+                args.backend,
+            ]
             if args.train_limit:
                 cmd += ["--train-limit", str(args.train_limit)]
             if args.fit:
@@ -123,32 +166,57 @@ def main(argv=None) -> int:
             _, proc = timed(cmd, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
             row = json.loads(proc.stdout.strip().splitlines()[-1]) | {"round": r + 1, "load": load}
             rows.append(row)
-            print(f"round {r + 1}: {towers} tower(s), threads {threads}: epoch {row['epoch_s']:.2f} s, "
-                  f"idle {row['idle_core_s']:.1f} core-s", flush=True)
+            print(
+                f"round {r + 1}: {towers} tower(s), threads {threads}: epoch {row['epoch_s']:.2f} s, "
+                f"idle {row['idle_core_s']:.1f} core-s",
+                flush=True,
+            )
 
     table = []
     for towers, threads in combos:
         mine = [x for x in rows if x["towers"] == towers and x["threads"] == threads]
         epoch = median([x["epoch_s"] for x in mine])
-        table.append({"towers": towers, "threads": threads, "epoch_s": epoch, "per_tower_s": epoch / towers,
-                      "idle_core_s": median([x["idle_core_s"] for x in mine]),
-                      "trace_s": median([x["trace_s"] for x in mine]), "epochs_s": [x["epoch_s"] for x in mine]})
-    info = {"machine": machine(), "versions": versions(), "command": " ".join([Path(python_exe()).name] + sys.argv),
-            "train_limit": args.train_limit, "backend": args.backend,
-            "driver": "model.fit" if args.fit else "engine loop",
-            "rows": rows, "table": table}
-    header = [f"# One packed epoch by towers and threads ({datetime.datetime.now().isoformat(timespec='seconds')})",
-              "", f"- machine: {info['machine']['cpu_model']}, {info['machine']['cpu_count']} CPUs",
-              f"- versions: {', '.join(f'{k} {v}' for k, v in info['versions'].items())}",
-              f"- data: Fashion-MNIST, train_limit {args.train_limit}, 10 % validation, batch 32, Adam",
-              f"- backend: {args.backend}; epoch driven by: {info['driver']}",
-              f"- command: `{info['command']}`", ""]
-    body = ["| towers | threads | epoch (median) | per tower | idle core-s in the epoch | trace | all epochs |",
-            "|---|---|---|---|---|---|---|"]
+        table.append(
+            {
+                "towers": towers,
+                "threads": threads,
+                "epoch_s": epoch,
+                "per_tower_s": epoch / towers,
+                "idle_core_s": median([x["idle_core_s"] for x in mine]),
+                "trace_s": median([x["trace_s"] for x in mine]),
+                "epochs_s": [x["epoch_s"] for x in mine],
+            }
+        )
+    info = {
+        "machine": machine(),
+        "versions": versions(),
+        "command": " ".join([Path(python_exe()).name] + sys.argv),
+        "train_limit": args.train_limit,
+        "backend": args.backend,
+        "driver": "model.fit" if args.fit else "engine loop",
+        "rows": rows,
+        "table": table,
+    }
+    header = [
+        f"# One packed epoch by towers and threads ({datetime.datetime.now().isoformat(timespec='seconds')})",
+        "",
+        f"- machine: {info['machine']['cpu_model']}, {info['machine']['cpu_count']} CPUs",
+        f"- versions: {', '.join(f'{k} {v}' for k, v in info['versions'].items())}",
+        f"- data: Fashion-MNIST, train_limit {args.train_limit}, 10 % validation, batch 32, Adam",
+        f"- backend: {args.backend}; epoch driven by: {info['driver']}",
+        f"- command: `{info['command']}`",
+        "",
+    ]
+    body = [
+        "| towers | threads | epoch (median) | per tower | idle core-s in the epoch | trace | all epochs |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for t in table:
-        body.append(f"| {t['towers']} | {t['threads']} | {t['epoch_s']:.2f} s | {t['per_tower_s']:.2f} s | "
-                    f"{t['idle_core_s']:.1f} | {t['trace_s']:.2f} s | "
-                    f"{', '.join(f'{e:.1f}' for e in t['epochs_s'])} |")
+        body.append(
+            f"| {t['towers']} | {t['threads']} | {t['epoch_s']:.2f} s | {t['per_tower_s']:.2f} s | "
+            f"{t['idle_core_s']:.1f} | {t['trace_s']:.2f} s | "
+            f"{', '.join(f'{e:.1f}' for e in t['epochs_s'])} |"
+        )
     publish(out, info, header, body + [""])
     return 0
 

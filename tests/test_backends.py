@@ -22,8 +22,11 @@ def test_registry_matches_the_config_choices():
 
 def test_no_backend_branches_outside_the_adapters():
     branch = re.compile(r"""backend(\(\))?\s*[!=]=\s*["'](tensorflow|jax|torch)["']""")
-    offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-                 if "backends" not in p.parts and branch.search(p.read_text())]
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if "backends" not in p.parts and branch.search(p.read_text())
+    ]
     assert offenders == []
 
 
@@ -43,8 +46,10 @@ def test_warns_when_a_gpu_is_expected_but_only_the_cpu_is_seen(name, monkeypatch
 @pytest.mark.parametrize("name", backends.NAMES)
 def test_a_missing_deterministic_kernel_is_one_clear_message(name):
     adapter = backends.for_name(name)
-    error = RuntimeError("Traceback lines...\nA deterministic GPU implementation of SparseSoftmaxXentWithLogitsOp "
-                         "is not currently available.\nmore")
+    error = RuntimeError(
+        "Traceback lines...\nA deterministic GPU implementation of SparseSoftmaxXentWithLogitsOp "
+        "is not currently available.\nmore"
+    )
     message = adapter.determinism_problem(error)
     assert message is not None and "SparseSoftmaxXentWithLogitsOp" in message
     assert "deterministic: false" in message and "Traceback" not in message

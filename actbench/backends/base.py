@@ -16,7 +16,6 @@ import tempfile
 
 from ..errors import ConfigError
 
-
 # Set to 1 where a run must train on a GPU (a CI GPU runner): `run` then warns when none is visible.
 EXPECT_GPU_ENV = "ACTBENCH_EXPECT_GPU"
 
@@ -24,26 +23,31 @@ EXPECT_GPU_ENV = "ACTBENCH_EXPECT_GPU"
 class Backend:
     """The adapter interface; one subclass per backend (see actbench/backends/__init__.py)."""
 
-    name = ""      # the value of the config's `backend` and of KERAS_BACKEND
-    package = ""   # the library Keras runs on (import name and pip name)
+    name = ""  # the value of the config's `backend` and of KERAS_BACKEND
+    package = ""  # the library Keras runs on (import name and pip name)
     gpu_packages: tuple[str, ...] = ()  # distributions installed only by this backend's GPU extra
 
     def configure(self, deterministic: bool) -> dict:
         """Select this backend and, when asked, its deterministic ops. Returns the settings used."""
         already = sys.modules.get("keras")
         if already is not None and already.backend.backend() != self.name:
-            raise ConfigError(f"backend: this process already runs Keras on {already.backend.backend()}; "
-                              f"start a new process to use {self.name}.")
+            raise ConfigError(
+                f"backend: this process already runs Keras on {already.backend.backend()}; "
+                f"start a new process to use {self.name}."
+            )
         # TensorFlow's C++ logging reads this at import; level 3 hides its start-up chatter.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         try:
             import_quietly(self.package)
         except ImportError:
-            raise ConfigError(f"backend: '{self.name}' is not installed in this environment "
-                              f"(pip install {self.package}), or choose another backend.") from None
+            raise ConfigError(
+                f"backend: '{self.name}' is not installed in this environment "
+                f"(pip install {self.package}), or choose another backend."
+            ) from None
         os.environ["KERAS_BACKEND"] = self.name
         settings = {"deterministic": deterministic, **self.determinism(deterministic)}
         import keras  # noqa: F401  (now bound to the chosen backend)
+
         return settings
 
     def determinism(self, deterministic: bool) -> dict:
@@ -79,8 +83,10 @@ class Backend:
         expected = os.environ.get(EXPECT_GPU_ENV, "0") not in ("", "0")
         if (installed or expected) and not any(_is_gpu(d) for d in found):
             why = f"{EXPECT_GPU_ENV} is set" if expected else f"{installed[0]} is installed"
-            notes.append(f"WARNING: a GPU was expected ({why}) but {self.name} sees only the CPU, so training "
-                         "runs on the CPU. Check the driver (nvidia-smi) and the install (README: On a GPU).")
+            notes.append(
+                f"WARNING: a GPU was expected ({why}) but {self.name} sees only the CPU, so training "
+                "runs on the CPU. Check the driver (nvidia-smi) and the install (README: On a GPU)."
+            )
         return notes
 
     def loop(self, model):
@@ -99,9 +105,11 @@ class Backend:
         if not isinstance(error, Exception) or "determinis" not in text.lower():
             return None
         detail = next((line.strip() for line in text.splitlines() if "determinis" in line.lower()), text)
-        return (f"training.deterministic: {self.name} has no deterministic implementation of an op this "
-                f"model uses on this device ({detail}). Set `training: {{deterministic: false}}` in the config "
-                "(reruns may then differ in the last digits), or run on the CPU.")
+        return (
+            f"training.deterministic: {self.name} has no deterministic implementation of an op this "
+            f"model uses on this device ({detail}). Set `training: {{deterministic: false}}` in the config "
+            "(reruns may then differ in the last digits), or run on the CPU."
+        )
 
     def kernel_gradients(self, probe, kernels, x, loss_of_outputs):
         """probe's outputs on x (inference mode) and d loss_of_outputs(outputs) / d kernel

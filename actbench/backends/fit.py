@@ -23,8 +23,15 @@ class KerasFitLoop:
         if order is not None:
             x, y = x[order], y[order]
         val = None if validation is None else (validation[0], targets(validation[1], self.n_outputs))
-        history = self.model.fit(x, targets(y, self.n_outputs), batch_size=batch_size, epochs=1, shuffle=False,
-                                 validation_data=val, verbose=0).history
+        history = self.model.fit(
+            x,
+            targets(y, self.n_outputs),
+            batch_size=batch_size,
+            epochs=1,
+            shuffle=False,
+            validation_data=val,
+            verbose=0,
+        ).history
         return {k: float(v[-1]) for k, v in history.items()}
 
     def warm_up(self, x, y, batch_size: int, training: bool) -> None:
@@ -35,5 +42,9 @@ class KerasFitLoop:
             self.evaluate(x[:batch_size], y[:batch_size], batch_size)
 
     def evaluate(self, x, y, batch_size: int) -> dict:
-        return {k: float(v) for k, v in self.model.evaluate(x, targets(y, self.n_outputs), batch_size=batch_size,
-                                                            verbose=0, return_dict=True).items()}
+        return {
+            k: float(v)
+            for k, v in self.model.evaluate(
+                x, targets(y, self.n_outputs), batch_size=batch_size, verbose=0, return_dict=True
+            ).items()
+        }

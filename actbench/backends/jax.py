@@ -25,6 +25,7 @@ class JaxBackend(Backend):
 
     def list_devices(self) -> list[str]:
         import jax
+
         return [str(d) for d in jax.devices()]
 
     def loop(self, model):
@@ -47,6 +48,7 @@ class JaxBackend(Backend):
     def elementwise_grad(self, layer, z):
         import jax
         import jax.numpy as jnp
+
         return jax.grad(lambda t: jnp.sum(layer(t)))(z)
 
     compiled_by = "jax.jit"
@@ -57,9 +59,11 @@ class JaxBackend(Backend):
         def total(x):
             y = fn(x)
             return jax.numpy.sum(y), y
+
         step = jax.jit(jax.value_and_grad(total, has_aux=True))
 
         def value_and_grad(x):
             (_, y), grad = step(x)
             return y, grad
+
         return value_and_grad

@@ -42,7 +42,7 @@ class CompiledEpochLoop:
         self.model = model
         self.n_outputs = len(model.outputs)
         self.whole_epoch = jax.default_backend() != "cpu" if whole_epoch is None else whole_epoch
-        self._on_device: dict[int, tuple] = {}   # id(host array) -> (host array, device array)
+        self._on_device: dict[int, tuple] = {}  # id(host array) -> (host array, device array)
         self._built = False
         self._train = self._driver(model.train_step)
         self._test = self._driver(model.test_step)
@@ -54,11 +54,23 @@ class CompiledEpochLoop:
         self._build(x, y, batch_size)
         model.reset_metrics()
         index = np.arange(len(y)) if order is None else np.asarray(order)
-        state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
-                 [v.value for v in model.optimizer.variables], [v.value for v in model.metrics_variables])
+        state = (
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            [v.value for v in model.optimizer.variables],
+            [v.value for v in model.metrics_variables],
+        )
         state, results = self._train(state, self._device(x), self._device(y), *_batches(index, batch_size))
-        for variables, values in zip((model.trainable_variables, model.non_trainable_variables,
-                                      model.optimizer.variables, model.metrics_variables), state, strict=True):
+        for variables, values in zip(
+            (
+                model.trainable_variables,
+                model.non_trainable_variables,
+                model.optimizer.variables,
+                model.metrics_variables,
+            ),
+            state,
+            strict=True,
+        ):
             _assign(variables, values)
         logs = _floats(results)
         if validation is not None:
@@ -78,8 +90,11 @@ class CompiledEpochLoop:
         model = self.model
         self._build(x, y, batch_size)
         model.reset_metrics()
-        state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
-                 [v.value for v in model.metrics_variables])
+        state = (
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            [v.value for v in model.metrics_variables],
+        )
         state, results = self._test(state, self._device(x), self._device(y), *_batches(np.arange(len(y)), batch_size))
         _assign(model.non_trainable_variables, state[1])
         _assign(model.metrics_variables, state[2])
@@ -144,7 +159,7 @@ def _batches(index: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray
     """index split into full batches (steps, batch_size) and the remainder, as int32."""
     full = len(index) // batch_size
     index = index.astype(np.int32)
-    return index[: full * batch_size].reshape(full, batch_size), index[full * batch_size:]
+    return index[: full * batch_size].reshape(full, batch_size), index[full * batch_size :]
 
 
 def _metric_results(model, metrics_values) -> dict:
@@ -162,4 +177,5 @@ def _assign(variables, values) -> None:
 
 def _floats(results: dict) -> dict:
     import jax
+
     return {k: float(v) for k, v in jax.device_get(results).items()}

@@ -44,12 +44,17 @@ class TensorFlowBackend(Backend):
             tf.config.threading.set_inter_op_parallelism_threads(os.cpu_count() or 1)
         except RuntimeError:
             pass  # TensorFlow already ran in this process (a library caller): keep its threads
-        return {"tf_op_determinism": True,
-                "tf_threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                               "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}}
+        return {
+            "tf_op_determinism": True,
+            "tf_threads": {
+                "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+            },
+        }
 
     def list_devices(self) -> list[str]:
         import tensorflow as tf
+
         return [f"{d.device_type}:{d.name}" for d in tf.config.list_physical_devices()]
 
     def loop(self, model):
@@ -84,6 +89,7 @@ class TensorFlowBackend(Backend):
                 y = fn(x)
                 total = tf.reduce_sum(y)
             return y, tape.gradient(total, x)
+
         return step
 
 
@@ -138,8 +144,10 @@ class InMemoryLoop:
 
         # Batch dimensions left open (as fit's iterator leaves them), so a short last
         # batch or call does not trace again.
-        signature = [tf.TensorSpec([None, None, *x.shape[1:]], tf.as_dtype(x.dtype)),
-                     tf.TensorSpec([None, None], tf.as_dtype(y.dtype))]
+        signature = [
+            tf.TensorSpec([None, None, *x.shape[1:]], tf.as_dtype(x.dtype)),
+            tf.TensorSpec([None, None], tf.as_dtype(y.dtype)),
+        ]
         return tf.function(run, input_signature=signature)
 
     def _run(self, function, x, y, batch_size: int) -> None:
@@ -147,9 +155,9 @@ class InMemoryLoop:
         xs = np.reshape(x[: full * batch_size], (full, batch_size, *x.shape[1:]))
         ys = np.reshape(y[: full * batch_size], (full, batch_size))
         for start in range(0, full, self.steps_per_call):
-            function(xs[start:start + self.steps_per_call], ys[start:start + self.steps_per_call])
+            function(xs[start : start + self.steps_per_call], ys[start : start + self.steps_per_call])
         if len(y) > full * batch_size:  # the last, smaller batch, as fit runs it
-            function(x[full * batch_size:][None], y[full * batch_size:][None])
+            function(x[full * batch_size :][None], y[full * batch_size :][None])
 
     def _results(self) -> dict:
         return {k: float(v) for k, v in self.model.get_metrics_result().items()}

@@ -6,12 +6,12 @@ Run by tests/test_jax_backend.py in a process with KERAS_BACKEND=jax."""
 
 import numpy as np
 import pytest
+from tiny import load_tiny
 
 from actbench import datasets, engine
 from actbench.backends import jax_loop
 from actbench.backends.fit import KerasFitLoop
 from actbench.backends.jax_loop import CompiledEpochLoop
-from tiny import load_tiny
 
 BATCH, EPOCHS = 16, 3
 # Whole epochs are not bit-identical: both run Keras' own step functions, but XLA compiles
@@ -37,13 +37,26 @@ def data():
 
 
 def train(tmp_path, data, activations, make_loop, optimizer=None):
-    exp = load_tiny(tmp_path, activations=activations, seeds=[0], backend="jax",
-                    model={"conv_filters": [8], "dense_units": [16], "dropout": 0.3, "batch_norm": True},
-                    training={"optimizer": optimizer or {"name": "adam"}})
+    exp = load_tiny(
+        tmp_path,
+        activations=activations,
+        seeds=[0],
+        backend="jax",
+        model={"conv_filters": [8], "dense_units": [16], "dropout": 0.3, "batch_norm": True},
+        training={"optimizer": optimizer or {"name": "adam"}},
+    )
     model, _ = engine.compile_group(data, exp.models[0], exp.activation_specs, 0, exp.training)
     loop = make_loop(model)
-    epochs = [loop.train_epoch(data.x_train, data.y_train, BATCH, order=engine.epoch_order(len(data.y_train), 0, e),
-                               validation=(data.x_val, data.y_val)) for e in range(1, EPOCHS + 1)]
+    epochs = [
+        loop.train_epoch(
+            data.x_train,
+            data.y_train,
+            BATCH,
+            order=engine.epoch_order(len(data.y_train), 0, e),
+            validation=(data.x_val, data.y_val),
+        )
+        for e in range(1, EPOCHS + 1)
+    ]
     return epochs, loop.evaluate(data.x_test, data.y_test, BATCH), [np.asarray(w) for w in model.get_weights()]
 
 

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from tiny import load_tiny
 
 from actbench.runner import RunOptions, run_experiment
-from tiny import load_tiny
 
 METRICS_EPOCH = ["loss", "accuracy", "val_loss", "val_accuracy"]
 METRICS_RUN = ["test_loss", "test_accuracy", "best_val_accuracy", "best_epoch", "epochs_run", "params"]
@@ -23,8 +23,11 @@ def run(tmp_path, name, **overrides):
 
 
 def small(**training):
-    return {"seeds": [0], "activations": ["relu", "tanh"],
-            "training": {"train_limit": 300, "test_limit": 100, **training}}
+    return {
+        "seeds": [0],
+        "activations": ["relu", "tanh"],
+        "training": {"train_limit": 300, "test_limit": 100, **training},
+    }
 
 
 def test_this_process_runs_jax():
@@ -54,8 +57,9 @@ def test_packed_run_on_jax_equals_sequential(tmp_path, packed_run):
 def test_diverging_tower_does_not_poison_the_others_on_jax(tmp_path, monkeypatch, packed_run):
     (tmp_path / "badacts.py").write_text("import keras\ndef nan_act(x):\n    return keras.ops.log(x - 1e9)\n")
     monkeypatch.chdir(tmp_path)
-    runs, _, _ = run(tmp_path, "mixed", **{**small(), "activations": ["relu", "badacts:nan_act"]},
-                     diagnostics={"timing": False})
+    runs, _, _ = run(
+        tmp_path, "mixed", **{**small(), "activations": ["relu", "badacts:nan_act"]}, diagnostics={"timing": False}
+    )
     bad = runs[runs.activation == "nan_act"].iloc[0]
     good = runs[runs.activation == "relu"].iloc[0]
     assert bad["diverged"] and bad["diverged_epoch"] == 1 and math.isnan(bad["test_accuracy"])
