@@ -56,42 +56,53 @@ def user_errors(fn):
     return wrapper
 
 
-@app.command()
-@user_errors
-def run(
-    config: Path = typer.Argument(..., help="Experiment YAML file."),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Delete results already in the output dir and start over."
-    ),
-    resume: bool = typer.Option(
+# The options of `run`, declared here so that the command itself reads in one screen.
+_RUN_OPTIONS = {
+    "overwrite": typer.Option(False, "--overwrite", help="Delete results already in the output dir and start over."),
+    "resume": typer.Option(
         True,
         "--resume/--no-resume",
         help="Skip runs already complete in the output dir (default); "
         "--no-resume refuses to run into a dir with results.",
     ),
-    shard: str | None = typer.Option(
-        None, "--shard", metavar="K/N", help="Run only shard K of N of the run list (1-based)."
-    ),
-    output: str | None = typer.Option(None, "--output", "-o", help="Output dir (overrides output.dir)."),
-    data_dir: str | None = typer.Option(
+    "shard": typer.Option(None, "--shard", metavar="K/N", help="Run only shard K of N of the run list (1-based)."),
+    "output": typer.Option(None, "--output", "-o", help="Output dir (overrides output.dir)."),
+    "data_dir": typer.Option(
         None, "--data-dir", help="Dir with local dataset files (overrides data_dir and ACTBENCH_DATA_DIR)."
     ),
-    verify_data: bool | None = typer.Option(
+    "verify_data": typer.Option(
         None,
         "--verify-data/--no-verify-data",
         help="Check dataset checksums (default: the config's data_verify, true).",
     ),
-    engine: str | None = typer.Option(None, "--engine", help="packed or sequential (overrides training.engine)."),
-    offline: bool | None = typer.Option(
+    "engine": typer.Option(None, "--engine", help="packed or sequential (overrides training.engine)."),
+    "offline": typer.Option(
         None, "--offline", help="Never download a missing dataset (default: ACTBENCH_OFFLINE, else download)."
     ),
-    data_mirror: str | None = typer.Option(
+    "data_mirror": typer.Option(
         None,
         "--data-mirror",
         metavar="URL",
         help="Download missing datasets from this base URL (same file names; overrides ACTBENCH_DATA_MIRROR).",
     ),
-    report: bool = typer.Option(False, "--report", help="Write the markdown report and plots at the end."),
+    "report": typer.Option(False, "--report", help="Write the markdown report and plots at the end."),
+}
+
+
+@app.command()
+@user_errors
+def run(
+    config: Path = typer.Argument(..., help="Experiment YAML file."),
+    overwrite: bool = _RUN_OPTIONS["overwrite"],
+    resume: bool = _RUN_OPTIONS["resume"],
+    shard: str | None = _RUN_OPTIONS["shard"],
+    output: str | None = _RUN_OPTIONS["output"],
+    data_dir: str | None = _RUN_OPTIONS["data_dir"],
+    verify_data: bool | None = _RUN_OPTIONS["verify_data"],
+    engine: str | None = _RUN_OPTIONS["engine"],
+    offline: bool | None = _RUN_OPTIONS["offline"],
+    data_mirror: str | None = _RUN_OPTIONS["data_mirror"],
+    report: bool = _RUN_OPTIONS["report"],
 ):
     """Train the grid of a config and write runs.csv, epochs.csv, summary.csv, metadata.json.
 
@@ -284,7 +295,7 @@ def compare(
     """
     from . import render
     from .compare import compare as compare_sets
-    from .compare import format_comparison
+    from .compare_format import format_comparison
     from .results import read_result_set
 
     if fmt not in ("table", "markdown", "csv", "json"):

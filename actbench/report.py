@@ -6,7 +6,6 @@ is cheap and never touches Keras/TensorFlow.
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
@@ -14,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from . import format as fmt
-from .results import AT_CHANCE_MARGIN, GROUP_KEYS, RUN_KEYS, ResultSet, read_result_set
-from .stats import FIXED_SUMMARY_COLUMNS, at_chance_mask, diverged_mask, numeric, summarize
+from . import plots as draw
+from .results import AT_CHANCE_MARGIN, FIXED_SUMMARY_COLUMNS, GROUP_KEYS, RUN_KEYS, ResultSet, read_result_set
+from .stats import at_chance_mask, diverged_mask, numeric, summarize
 
-DPI = 110
 LAYER_PLOTS = (  # (measure, title, log scale, file stem)
     ("grad_norm", "Gradient norm per layer", True, "gradnorm"),
     ("dead_fraction", "Dead-unit fraction per layer", False, "dead"),
@@ -48,7 +47,7 @@ def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
     entries = [a if isinstance(a, dict) else {"name": a, "label": a} for a in (config.get("activations") or [])]
     order = [str(a.get("label") or a.get("name")) for a in entries]
     acts_all = list(dict.fromkeys([a for a in order if a in set(runs["activation"])] + sorted(set(runs["activation"]))))
-    colors = _colors(acts_all)
+    colors = draw.colors(acts_all)
 
     pngs: list[Path] = []
     md = [f"# actbench report: {config.get('name') or result_dir.name}", ""]
@@ -100,12 +99,12 @@ def _plots(
     stem, where = f"{_slug(dataset)}-{_slug(model)}", f"{dataset} / {model}"
     plots = []
     if e is not None and len(e):
-        plots.append(("Learning curves", _plot_curves(e, acts, colors, where, out_dir / f"{stem}-curves.png")))
+        plots.append(("Learning curves", draw.plot_curves(e, acts, colors, where, out_dir / f"{stem}-curves.png")))
     plots.append(
-        ("Test accuracy", _plot_accuracy(sgrp, acts, colors, baseline, where, out_dir / f"{stem}-accuracy.png"))
+        ("Test accuracy", draw.plot_accuracy(sgrp, acts, colors, baseline, where, out_dir / f"{stem}-accuracy.png"))
     )
     if numeric(r.get("seconds_per_epoch", pd.Series(dtype=float))).notna().any():
-        plots.append(("Time per epoch", _plot_time(r, acts, colors, where, out_dir / f"{stem}-time.png")))
+        plots.append(("Time per epoch", draw.plot_time(r, acts, colors, where, out_dir / f"{stem}-time.png")))
     if e is not None and len(e):
         for measure, title, log, fname in LAYER_PLOTS:
             cols = sorted(c for c in e.columns if c.startswith(measure + "/") and numeric(e[c]).notna().any())
@@ -113,7 +112,9 @@ def _plots(
                 plots.append(
                     (
                         title,
-                        _plot_layers(e, cols, acts, colors, log, f"{title}: {where}", out_dir / f"{stem}-{fname}.png"),
+                        draw.plot_layers(
+                            e, cols, acts, colors, log, f"{title}: {where}", out_dir / f"{stem}-{fname}.png"
+                        ),
                     )
                 )
     return plots
@@ -215,166 +216,3 @@ def _diag_table(s: pd.DataFrame, cols: list[str]) -> list[str]:
     for _, r in s.iterrows():
         lines.append(f"| {r['activation']} | " + " | ".join(fmt.compact(r[c]) for c in cols) + " |")
     return lines + [""]
-
-
-# ---------------------------------------------------------------- plots
-
-
-def _colors(acts: list[str]) -> dict[str, tuple]:
-    import matplotlib
-
-    cmap = matplotlib.colormaps["tab10" if len(acts) <= 10 else "tab20"]
-    return {a: cmap(i % cmap.N) for i, a in enumerate(acts)}
-
-
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
-
-
-def _band(e: pd.DataFrame, col: str) -> pd.DataFrame:
-    d = e[["seed", "epoch"]].copy()
-    d["v"] = numeric(e[col])
-    g = d.dropna(subset=["v"]).groupby("epoch")["v"]
-    return pd.DataFrame({"mean": g.mean(), "min": g.min(), "max": g.max()}).sort_index()
-
-
-def _plot_curves(e: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    has_val = "val_accuracy" in e.columns and numeric(e["val_accuracy"]).notna().any()
-    acc_col = "val_accuracy" if has_val else "accuracy"
-    loss_col = "val_loss" if has_val and "val_loss" in e.columns and numeric(e["val_loss"]).notna().any() else "loss"
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, col, label in (
-        (axes[0], acc_col, "validation accuracy" if has_val else "training accuracy"),
-        (axes[1], loss_col, "validation loss" if loss_col == "val_loss" else "training loss"),
-    ):
-        for a in acts:
-            b = _band(e[e["activation"] == a], col)
-            if b.empty:
-                continue
-            ax.plot(b.index, b["mean"], marker="o", ms=3, color=colors[a], label=a)
-            ax.fill_between(b.index, b["min"], b["max"], color=colors[a], alpha=0.18, linewidth=0)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.set_title(f"{label.capitalize()}: mean, band = min..max over seeds", fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[0].legend(title="activation", fontsize=8)
-    fig.suptitle(f"Learning curves: {title}")
-    return _save(fig, path)
-
-
-def _plot_accuracy(s: pd.DataFrame, acts, colors, baseline, title: str, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    s = s.set_index("activation").reindex(acts)
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(acts) + 2.5), 4.2))
-    x = np.arange(len(acts))
-    mean = 100 * s["test_accuracy_mean"].to_numpy(dtype=float)
-    lo = 100 * s["test_accuracy_ci_low"].to_numpy(dtype=float)
-    hi = 100 * s["test_accuracy_ci_high"].to_numpy(dtype=float)
-    err = np.vstack([np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)])
-    for i, a in enumerate(acts):
-        ax.errorbar(x[i], mean[i], yerr=err[:, i : i + 1], fmt="o", ms=7, capsize=6, color=colors[a])
-        n = int(s.loc[a, "n"])
-        ax.annotate(
-            f"{mean[i]:.2f}\nn={n}" if np.isfinite(mean[i]) else f"n={n}",
-            (x[i], mean[i] if np.isfinite(mean[i]) else 0),
-            textcoords="offset points",
-            xytext=(12, 0),
-            va="center",
-            fontsize=8,
-        )
-    if baseline in acts and np.isfinite(mean[acts.index(baseline)]):
-        ax.axhline(mean[acts.index(baseline)], color="grey", ls="--", lw=1, label=f"baseline ({baseline})")
-        ax.legend(fontsize=8)
-    ax.set_xticks(x, acts, rotation=20 if len(acts) > 5 else 0)
-    ax.set_xlim(-0.6, len(acts) - 0.2)
-    ax.set_xlabel("activation")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"Test accuracy: {title}\n(mean over seeds, 95% CI)", fontsize=11)
-    ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
-
-
-def _plot_time(r: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    ok = r[~r["_diverged"]].copy()
-    ok["spe"] = numeric(ok["seconds_per_epoch"])
-    g = ok.groupby("activation")["spe"]
-    mean, std = g.mean().reindex(acts), g.std(ddof=1).reindex(acts)
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(acts) + 2.5), 4.2))
-    x = np.arange(len(acts))
-    ax.bar(
-        x,
-        mean.to_numpy(dtype=float),
-        yerr=np.nan_to_num(std.to_numpy(dtype=float)),
-        capsize=5,
-        color=[colors[a] for a in acts],
-        alpha=0.85,
-    )
-    ax.set_xticks(x, acts, rotation=20 if len(acts) > 5 else 0)
-    ax.set_xlabel("activation")
-    ax.set_ylabel("seconds per epoch")
-    ax.set_title(f"Time per epoch: {title}\n(mean ± std over seeds)", fontsize=11)
-    ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
-
-
-def _plot_layers(e: pd.DataFrame, cols: list[str], acts, colors, log: bool, title: str, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker as mticker
-
-    n = len(cols)
-    ncols = n if n <= 3 else (2 if n == 4 else 3)
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.4 * nrows + 0.9), squeeze=False)
-    for k, col in enumerate(cols):
-        ax = axes[k // ncols][k % ncols]
-        for a in acts:
-            b = _band(e[e["activation"] == a], col)
-            if b.empty:
-                continue
-            ax.plot(b.index, b["mean"], marker="o", ms=3, color=colors[a], label=a)
-            ax.fill_between(b.index, b["min"], b["max"], color=colors[a], alpha=0.15, linewidth=0)
-        if log and (numeric(e[col]) > 0).any():
-            ax.set_yscale("log")
-            fmt = mticker.FuncFormatter(lambda v, _: f"{v:g}")
-            ax.yaxis.set_major_formatter(fmt)
-            ax.yaxis.set_minor_formatter(fmt)
-            ax.tick_params(axis="y", which="minor", labelsize=7)
-        ax.set_title(col.split("/", 1)[1], fontsize=10)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(col.split("/", 1)[0])
-        ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    for k in range(n, nrows * ncols):
-        axes[k // ncols][k % ncols].set_visible(False)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.suptitle(f"{title}\n(mean over seeds; band = min..max)", fontsize=11)
-    fig.legend(
-        handles,
-        labels,
-        title="activation",
-        loc="lower center",
-        ncol=min(len(labels), 6) or 1,
-        fontsize=8,
-        title_fontsize=8,
-    )
-    fig.tight_layout(rect=(0, 0.1 if nrows == 1 else 0.06, 1, 1))
-    return _save_no_layout(fig, path)
-
-
-def _save_no_layout(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path

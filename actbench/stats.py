@@ -28,87 +28,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .results import GROUP_KEYS, RUN_COLUMNS, RUN_KEYS, with_at_chance
+from .results import FIXED_SUMMARY_COLUMNS, GROUP_KEYS, RUN_COLUMNS, RUN_KEYS, with_at_chance
 from .significance import compare_by_seed, finite_values, holm, mean_ci, min_detectable_drop, n_tests
-
-SUMMARY_COLUMNS: dict[str, str] = {
-    "dataset": "Dataset name.",
-    "model": "Model name.",
-    "activation": "Activation label (as given in the config).",
-    "n": "Number of finished, non-diverged runs (seeds) the statistics use.",
-    "n_diverged": "Number of finished runs that diverged (excluded from all statistics).",
-    "n_failed": (
-        "Number of runs that failed with an error (failed in runs.csv; excluded from all statistics, "
-        "retried by the next run into the same dir)."
-    ),
-    "n_at_chance": (
-        "Number of the n runs whose test accuracy stayed at chance (at_chance in runs.csv); they are "
-        "included in the mean, which then describes neither the runs that learned nor those that did not."
-    ),
-    "test_accuracy_mean": "Mean test accuracy (fraction 0..1) over the non-diverged seeds.",
-    "test_accuracy_std": "Sample standard deviation (ddof=1) of test accuracy; empty when n < 2.",
-    "test_accuracy_ci_low": (
-        "Lower end of the 95% Student-t confidence interval of the mean test accuracy; empty when n < 2."
-    ),
-    "test_accuracy_ci_high": (
-        "Upper end of the 95% Student-t confidence interval of the mean test accuracy; empty when n < 2."
-    ),
-    "test_loss_mean": "Mean test loss over the non-diverged seeds.",
-    "test_loss_std": "Sample standard deviation (ddof=1) of test loss; empty when n < 2.",
-    "test_loss_ci_low": "Lower end of the 95% confidence interval of the mean test loss; empty when n < 2.",
-    "test_loss_ci_high": "Upper end of the 95% confidence interval of the mean test loss; empty when n < 2.",
-    "rank": (
-        "1 + number of activations (same dataset and model) that clearly beat this one: whose 95% CI "
-        "lies entirely above this one's, or, when either side has n < 2, whose mean accuracy is higher. "
-        "Overlapping CIs share a rank; activations with no usable run rank last."
-    ),
-    "best": "true when rank == 1.",
-    "baseline": (
-        "The baseline activation this row is compared with; empty when no baseline is set or it is not "
-        "in this dataset and model."
-    ),
-    "diff_vs_baseline": "test_accuracy_mean minus the baseline's test_accuracy_mean (fraction; 0.01 = 1 point).",
-    "test": (
-        "Which test gave p_value: 'paired' (paired t-test over the seeds both finished, when there are at least "
-        "2), 'welch' (Welch's t-test), empty when no test is possible."
-    ),
-    "p_value": (
-        "Two-sided p-value of test accuracy vs the baseline (see test); empty for the baseline itself or "
-        "when no test is possible."
-    ),
-    "p_holm": "p_value after Holm's correction across the non-baseline activations of the same dataset and model.",
-    "min_detectable_drop": (
-        "Smallest difference from the baseline (fraction) this test would detect with 80% power at "
-        "alpha 0.05 Holm-corrected (alpha/m for m tests), from the observed spread and n."
-    ),
-    "verdict": (
-        "'baseline' for the baseline row; 'better' / 'worse' when p_holm < alpha (by the sign of "
-        "diff_vs_baseline); 'same' otherwise; empty when no test is possible (no baseline, or n < 2 on "
-        "either side)."
-    ),
-    "curve_metric": (
-        "Which per-epoch curve epochs_to_99pct and curve_mean use: 'val_accuracy', or 'accuracy' "
-        "(training) when there is no validation split."
-    ),
-    "epochs_to_99pct": (
-        "Mean over seeds of the first epoch (1-based) at which the run's curve_metric reaches 99% of "
-        "that run's best curve_metric value."
-    ),
-    "curve_mean": (
-        "Mean over seeds of the run's mean curve_metric over its epochs: the normalised area under the "
-        "curve (1.0 = perfect from the first epoch). Rewards fast and stable learning. Named val_auc "
-        "before 0.2, although it is training accuracy without a validation split."
-    ),
-    "seconds_per_epoch_mean": "Mean seconds per training epoch over the non-diverged seeds.",
-    "train_seconds_mean": "Mean total training seconds over the non-diverged seeds.",
-    "<diagnostic>_mean": (
-        "For every numeric diagnostic column of runs.csv (e.g. dead_fraction/conv1, grad_ratio_min): "
-        "its mean over the non-diverged seeds."
-    ),
-}
-
-# The fixed summary columns in file order (diagnostic means follow, sorted by name).
-FIXED_SUMMARY_COLUMNS = [c for c in SUMMARY_COLUMNS if not c.startswith("<")]
 
 # runs.csv columns that are never summarised as diagnostics.
 _NON_DIAGNOSTIC = set(RUN_COLUMNS)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from actbench import __version__, results
 from actbench.cli import app
-from actbench.stats import FIXED_SUMMARY_COLUMNS
+from actbench.results import FIXED_SUMMARY_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from actbench.compare import compare, format_comparison
+from actbench.compare import compare
+from actbench.compare_format import format_comparison
 from actbench.errors import ResultsError
 from actbench.results import ResultSet, read_result_set
 from actbench.significance import welch

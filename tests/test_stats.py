@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
+from actbench.results import FIXED_SUMMARY_COLUMNS, SUMMARY_COLUMNS
 from actbench.significance import holm, mean_ci, welch
-from actbench.stats import FIXED_SUMMARY_COLUMNS, SUMMARY_COLUMNS, summarize
+from actbench.stats import summarize
 
 T_975_DF2 = 4.302653  # t quantile 0.975 with 2 degrees of freedom (tables)
 

@@ -27,6 +27,7 @@ from .schema import (
     AT_CHANCE_MARGIN,
     EPOCH_COLUMNS,
     EPOCHS_FILE,
+    FIXED_SUMMARY_COLUMNS,
     GROUP_KEYS,
     LOCK_FILE,
     METADATA_FILE,
@@ -34,6 +35,7 @@ from .schema import (
     RUN_COLUMNS,
     RUN_KEYS,
     RUNS_FILE,
+    SUMMARY_COLUMNS,
     SUMMARY_FILE,
     RunKey,
     canonical_epochs,
@@ -50,6 +52,8 @@ from .schema import (
 run_id = run_key
 
 __all__ = [
+    "FIXED_SUMMARY_COLUMNS",
+    "SUMMARY_COLUMNS",
     "AT_CHANCE_MARGIN",
     "EPOCH_COLUMNS",
     "EPOCHS_FILE",
