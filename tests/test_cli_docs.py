@@ -82,3 +82,14 @@ def test_result_commands_do_not_import_keras():
         "print(bad); sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_validate_imports_neither_pandas_nor_keras():
+    # `validate` must answer fast on large plans: the import of pandas alone costs ~0.2 s.
+    code = (
+        "import sys; from typer.testing import CliRunner; from actbench.cli import app; "
+        "r = CliRunner().invoke(app, ['validate', 'configs/quickstart.yaml']); assert r.exit_code == 0, r.output; "
+        "heavy = [m for m in ('pandas', 'keras', 'tensorflow', 'matplotlib') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
