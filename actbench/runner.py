@@ -84,9 +84,18 @@ class RunContext:
     data_dir: str | None
     verify: bool
 
+    signals: list[int] = field(default_factory=list)  # SIGINT/SIGTERM received, in order
+
     @property
     def engine(self) -> str:
         return self.exp.training.engine
+
+    def stop_if_signalled(self) -> None:
+        """Raise Interrupted when a signal arrived. The handler raises at once, but an exception
+        raised inside library code can be swallowed there (TensorFlow's autograph falls back
+        and goes on when conversion fails), so every epoch also checks."""
+        if self.signals:
+            raise Interrupted(self.signals[0])
 
 
 def prepare_output(exp: Experiment, opts: RunOptions) -> tuple[ResultDir, list[str]]:
@@ -147,6 +156,7 @@ def run_experiment(exp: Experiment, opts: RunOptions, reporter=None) -> Outcome:
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def interrupt(signum, frame):
+        ctx.signals.append(signum)
         raise Interrupted(signum)
 
     for s in previous:
@@ -258,13 +268,19 @@ def _train(ctx: RunContext, prepared: dict, adapter) -> None:
     archs = {m.label: m for m in exp.architectures}
     trainer = GroupTrainer(exp, adapter)
     config_hash = exp.config_hash()
+
+    def on_epoch(epoch: int, epochs: int) -> None:
+        ctx.reporter.epoch(epoch, epochs)
+        ctx.stop_if_signalled()  # before the group's rows are written: it is redone on resume
+
     for group in plan.groups(ctx.todo):
         batches = [group] if ctx.engine == "packed" else [[r] for r in group]
         for runs in batches:
             ctx.reporter.group_start(runs, ctx.engine)
             first = runs[0]
             job = Group(prepared[first.dataset], archs[first.model], [specs[r.activation] for r in runs], first.seed)
-            run_results = _train_isolating_failures(trainer, job, ctx.reporter.epoch, adapter.name)
+            run_results = _train_isolating_failures(trainer, job, on_epoch, adapter.name)
+            ctx.stop_if_signalled()  # a signal swallowed after the last epoch: not written either
             n_classes = prepared[first.dataset].num_classes
             done = list(zip(runs, run_results))
             ctx.out.add(

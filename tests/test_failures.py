@@ -5,7 +5,11 @@ next run into the same dir retries only the failed run."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import textwrap
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -13,7 +17,7 @@ from typer.testing import CliRunner
 from actbench import config
 from actbench.cli import app
 from actbench.results import read_runs
-from actbench.runner import RunOptions, run_experiment
+from actbench.runner import Interrupted, RunOptions, run_experiment
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +80,34 @@ def test_failing_tower_is_recorded_and_its_group_finishes(tmp_path):
     assert (again.already_done, again.ran) == (2, 1)
     assert len(again.failed) == 1
     assert len(read_runs(out / "runs.csv")) == 3
+
+
+class SwallowingReporter:
+    """Sends itself SIGINT during the first epoch and swallows the exception the handler
+    raises, as library code sometimes does (TensorFlow's autograph falls back on errors)."""
+
+    def __init__(self):
+        self.sent = False
+
+    def start(self, *args): ...
+    def group_start(self, runs, engine): ...
+    def group_end(self, runs, run_results): ...
+    def finish(self, outcome, exp): ...
+
+    def epoch(self, epoch, epochs):
+        if not self.sent:
+            self.sent = True
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.5)  # the handler runs here and raises
+            except Interrupted:
+                pass
+
+
+def test_a_swallowed_signal_still_stops_the_run_before_the_group_is_written(tmp_path):
+    cfg = _config(tmp_path, "clean", "relu, tanh")
+    out = tmp_path / "out"
+    with pytest.raises(Interrupted):
+        run_experiment(config.load(cfg), RunOptions(output_dir=str(out)), SwallowingReporter())
+    assert not (out / "runs.csv").exists()  # the group in progress is not written
+    assert json.loads((out / "metadata.json").read_text())["status"] == "interrupted"
