@@ -60,6 +60,14 @@ def test_defaults_written_out_keep_the_hash():
     assert with_clip_off.config_hash() == plain.config_hash()
 
 
+def test_batch_norm_config_keeps_its_hash_and_norm_batch_has_it_too(tmp_path):
+    old = "name: bn\ndatasets: [mnist_sample]\nactivations: [relu]\ntraining: {optimizer: {name: sgd, momentum: 0.9}}\n"
+    path = tmp_path / "bn.yaml"
+    for model in ("{batch_norm: true, dropout: 0.1}", "{norm: batch, dropout: 0.1}"):
+        path.write_text(old + f"model: {model}\n")
+        assert config.load(path).config_hash() == "ebc44c1a1ff2"  # as computed before norm existed
+
+
 def test_batch_norm_and_norm_batch_are_one_config():
     old, new = experiment(batch_norm=True), experiment(norm="batch")
     assert old.config_hash() == new.config_hash()
