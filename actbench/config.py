@@ -18,18 +18,29 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from . import activations as activation_registry
 from . import custom_activations, datasets
 from .configfile import format_problems, format_validation, parse_yaml, read_text, shown
 from .errors import ConfigError, did_you_mean
+from .model import KERNEL_INITIALIZERS
 
 DATASET_NAMES = datasets.names()
 LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._=+:-]*"
 MAX_SEED = 2**31 - 1  # every backend's seeding accepts it
+PositiveFloat = Annotated[float, Field(gt=0)]
 
 
 class Strict(BaseModel):
@@ -84,7 +95,10 @@ class ModelSpec(Strict):
     pool_size: int = Field(default=2, gt=0)
     padding: Literal["valid", "same"] = "valid"
     dense_units: list[int] = Field(default=[128])
-    batch_norm: bool = False
+    batch_norm: bool = False  # kept for old configs: an alias of norm: batch
+    norm: Literal["none", "batch", "layer"] = "none"
+    residual: bool = False
+    kernel_initializer: str = "glorot_uniform"
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
 
     @field_validator("conv_filters", "dense_units")
@@ -94,17 +108,66 @@ class ModelSpec(Strict):
             raise ValueError("every entry must be a positive integer")
         return v
 
+    @field_validator("kernel_initializer")
+    @classmethod
+    def _known_initializer(cls, v):
+        if v not in KERNEL_INITIALIZERS:
+            raise ValueError(
+                f"unknown kernel_initializer '{v}'{did_you_mean(v, list(KERNEL_INITIALIZERS))}; "
+                f"valid: {', '.join(KERNEL_INITIALIZERS)}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _norm_and_its_alias(self) -> ModelSpec:
+        """batch_norm: true is norm: batch; given together they must agree. Afterwards both say the same."""
+        given = self.model_fields_set
+        if "norm" in given and "batch_norm" in given and self.batch_norm != (self.norm == "batch"):
+            raise ValueError(
+                f"batch_norm: {str(self.batch_norm).lower()} contradicts norm: {self.norm}; "
+                "batch_norm is the old spelling of norm: batch, give norm alone"
+            )
+        if self.batch_norm:
+            self._settle(norm="batch")
+        self._settle(batch_norm=self.norm == "batch")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_new_defaults(self, handler):
+        """Fields added after configs were hashed are left out at their defaults, so every older
+        config keeps its hash; norm is left out unless it is layer (batch_norm says none/batch)."""
+        data = handler(self)
+        if data.get("norm") != "layer":
+            data.pop("norm", None)
+        return _drop_at(data, {"residual": False, "kernel_initializer": "glorot_uniform"})
+
+
+CLIP_FIELDS = ("clipnorm", "clipvalue", "global_clipnorm")
+
 
 class OptimizerSpec(Strict):
     name: Literal["adam", "sgd", "rmsprop"] = "adam"
     learning_rate: float = Field(default=0.001, gt=0)
     momentum: float = Field(default=0.0, ge=0)
+    clipnorm: PositiveFloat | None = None  # each weight's gradient clipped to this L2 norm
+    clipvalue: PositiveFloat | None = None  # each gradient value clipped to [-clipvalue, clipvalue]
+    global_clipnorm: PositiveFloat | None = None  # all gradients together clipped to this L2 norm
 
     @model_validator(mode="after")
     def _momentum_where_it_exists(self):
         if self.momentum and self.name == "adam":
             raise ValueError("momentum applies to sgd and rmsprop only, not adam")
+        clips = [k for k in CLIP_FIELDS if getattr(self, k) is not None]
+        if len(clips) > 1:
+            raise ValueError(
+                f"give at most one of {', '.join(CLIP_FIELDS)} (Keras allows one), not {' and '.join(clips)}"
+            )
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_new_defaults(self, handler):
+        """Clipping was added after configs were hashed: left out when unset, so older configs keep their hash."""
+        return _drop_at(handler(self), dict.fromkeys(CLIP_FIELDS))
 
 
 class TrainingSpec(Strict):
@@ -116,6 +179,17 @@ class TrainingSpec(Strict):
     test_limit: int | None = Field(default=None, gt=0)
     deterministic: bool = True
     engine: Literal["packed", "sequential"] = "packed"
+
+    @model_validator(mode="after")
+    def _global_clip_alone(self):
+        # The packed engine trains every activation of a group in one model with one optimizer:
+        # a global norm would be taken over all of them together and couple their training.
+        if self.optimizer.global_clipnorm is not None and self.engine == "packed":
+            raise ValueError(
+                "optimizer.global_clipnorm needs engine: sequential (the packed engine's one optimizer "
+                "would clip all activations' gradients together); or use clipnorm, which is per weight"
+            )
+        return self
 
 
 class DiagnosticsSpec(Strict):
@@ -244,6 +318,11 @@ class Experiment(Strict):
                 raise KeyError(f"with_overrides: no field '{path}'")
             node[last] = value
         return Experiment.model_validate(data)
+
+
+def _drop_at(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """`data` without the keys whose value equals the given default."""
+    return {k: v for k, v in data.items() if k not in defaults or v != defaults[k]}
 
 
 def _check_unique(kind: str, labels: list[str], hint: str) -> None:

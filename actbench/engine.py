@@ -120,13 +120,15 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
 
 
 def make_optimizer(spec):
+    """The Keras optimizer of an OptimizerSpec, with its gradient clipping (None = off, Keras' default)."""
     import keras
 
+    clipping = {"clipnorm": spec.clipnorm, "clipvalue": spec.clipvalue, "global_clipnorm": spec.global_clipnorm}
     if spec.name == "adam":
-        return keras.optimizers.Adam(learning_rate=spec.learning_rate)
+        return keras.optimizers.Adam(learning_rate=spec.learning_rate, **clipping)
     if spec.name == "sgd":
-        return keras.optimizers.SGD(learning_rate=spec.learning_rate, momentum=spec.momentum)
-    return keras.optimizers.RMSprop(learning_rate=spec.learning_rate, momentum=spec.momentum)
+        return keras.optimizers.SGD(learning_rate=spec.learning_rate, momentum=spec.momentum, **clipping)
+    return keras.optimizers.RMSprop(learning_rate=spec.learning_rate, momentum=spec.momentum, **clipping)
 
 
 def build_tower_model(data, arch, spec, seed: int):

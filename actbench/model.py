@@ -7,6 +7,14 @@ enabled) so diagnostics can read pre- and post-activation values. Layer names ar
 (conv1, act_conv1, pool1, ..., dense1, act_dense1, output) so result columns such as
 grad_norm/conv1 mean the same thing in every run; a packed model prefixes each tower's
 names with "t<index>_".
+
+Remedies (all off by default, so the default build is the reference model, weights included):
+norm (batch or layer normalization before each activation: bn_<layer>, ln_<layer>), residual
+(each conv block becomes pool(A(norm(conv(x)) + shortcut(x))): the skip is added before the
+activation and the pooling, as in ResNet; the shortcut is x itself where the shapes match, else x
+centre-cropped by the valid conv's kernel_size - 1 (crop<i>) and/or a 1x1 conv to the block's
+filters (proj<i>)), and kernel_initializer (conv, hidden dense and projection kernels; the softmax
+output keeps Keras' glorot_uniform).
 """
 
 from __future__ import annotations
@@ -14,6 +22,40 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import activations
+
+# kernel_initializer: Keras names, or "auto", resolved per activation by AUTO_INITIALIZERS.
+KERNEL_INITIALIZERS = (
+    "auto",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "orthogonal",
+    "random_normal",
+    "random_uniform",
+    "truncated_normal",
+)
+# "auto": He for the relu family (He et al. 2015 derive it for ReLU/PReLU; the ELU paper uses it),
+# LeCun for selu (what self-normalization assumes), Glorot (Keras' default) for everything else.
+AUTO_INITIALIZERS = {
+    "relu": "he_normal",
+    "relu6": "he_normal",
+    "leaky_relu": "he_normal",
+    "prelu": "he_normal",
+    "elu": "he_normal",
+    "selu": "lecun_normal",
+}
+AUTO_FALLBACK = "glorot_uniform"
+NORM_PREFIX = {"batch": "bn", "layer": "ln"}
+
+
+def resolve_initializer(name: str, act_name: str) -> str:
+    """The Keras initializer name that kernel_initializer `name` means before activation `act_name`."""
+    if name != "auto":
+        return name
+    return AUTO_INITIALIZERS.get(act_name, AUTO_FALLBACK)
 
 
 @dataclass
@@ -29,42 +71,70 @@ def build_tower(inputs, arch, num_classes: int, act_name: str, act_params: dict,
     from keras import layers
 
     fn, layer_factory = activations.keras_activation(act_name, act_params)
+    init = resolve_initializer(arch.kernel_initializer, act_name)
     tower = Tower(output=None)
 
     def activate(x, base):
         name = f"{prefix}act_{base}"
-        if layer_factory is not None:
-            return layer_factory(name, len(x.shape))(x)
-        return layers.Activation(fn, name=name)(x)
+        pre = x
+        x = layer_factory(name, len(x.shape))(x) if layer_factory is not None else layers.Activation(fn, name=name)(x)
+        tower.activated.append((base, pre, x))
+        return x
 
     x = inputs
     for i, filters in enumerate(arch.conv_filters, start=1):
         base = f"conv{i}"
+        block_input = x
         x = layers.Conv2D(
-            filters, arch.kernel_size, padding=arch.padding, name=prefix + base, use_bias=not arch.batch_norm
+            filters,
+            arch.kernel_size,
+            padding=arch.padding,
+            name=prefix + base,
+            use_bias=arch.norm == "none",
+            kernel_initializer=init,
         )(x)
         tower.kernel_layers.append(base)
-        if arch.batch_norm:
-            x = layers.BatchNormalization(name=f"{prefix}bn_{base}")(x)
-        pre = x
+        x = _normalize(x, arch.norm, prefix + base)
+        if arch.residual:
+            x = layers.Add(name=f"{prefix}add{i}")([x, _shortcut(block_input, x, f"{prefix}{{}}{i}", init)])
         x = activate(x, base)
-        tower.activated.append((base, pre, x))
         x = layers.MaxPooling2D(arch.pool_size, padding=arch.padding, name=f"{prefix}pool{i}")(x)
     x = layers.Flatten(name=f"{prefix}flatten")(x)
     for i, units in enumerate(arch.dense_units, start=1):
         base = f"dense{i}"
-        x = layers.Dense(units, name=prefix + base, use_bias=not arch.batch_norm)(x)
+        x = layers.Dense(units, name=prefix + base, use_bias=arch.norm == "none", kernel_initializer=init)(x)
         tower.kernel_layers.append(base)
-        if arch.batch_norm:
-            x = layers.BatchNormalization(name=f"{prefix}bn_{base}")(x)
-        pre = x
-        x = activate(x, base)
-        tower.activated.append((base, pre, x))
+        x = activate(_normalize(x, arch.norm, prefix + base), base)
         if arch.dropout:
             x = layers.Dropout(arch.dropout, name=f"{prefix}dropout{i}")(x)
     tower.output = layers.Dense(num_classes, activation="softmax", name=f"{prefix}output")(x)
     tower.kernel_layers.append("output")
     return tower
+
+
+def _normalize(x, norm: str, layer_name: str):
+    """Batch or layer normalization (over the channels / units, Keras' default axis) of x, or x itself."""
+    from keras import layers
+
+    if norm == "none":
+        return x
+    cls = layers.BatchNormalization if norm == "batch" else layers.LayerNormalization
+    return cls(name=f"{NORM_PREFIX[norm]}_{layer_name}")(x)
+
+
+def _shortcut(x, target, name: str, init: str):
+    """x shaped like target for the residual add: centre-cropped where a valid conv shrank the
+    image, projected by a 1x1 conv where the channels differ; x itself where shapes already match.
+    `name` has a {} for the layer kind (crop, proj)."""
+    from keras import layers
+
+    trim_h, trim_w = x.shape[1] - target.shape[1], x.shape[2] - target.shape[2]
+    if trim_h or trim_w:
+        crop = ((trim_h // 2, trim_h - trim_h // 2), (trim_w // 2, trim_w - trim_w // 2))
+        x = layers.Cropping2D(crop, name=name.format("crop"))(x)
+    if x.shape[-1] != target.shape[-1]:
+        x = layers.Conv2D(target.shape[-1], 1, use_bias=False, kernel_initializer=init, name=name.format("proj"))(x)
+    return x
 
 
 def check_shape(arch, input_shape: tuple) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from . import __version__, datasets, plan, results
 from .config import Experiment, data_dir_of, resolved_config
@@ -174,7 +175,10 @@ def run_experiment(exp: Experiment, opts: RunOptions, reporter=None) -> Outcome:
 def _prepare(exp: Experiment, opts: RunOptions, reporter) -> RunContext:
     """Every check that can fail before anything is written; the plan of what to train."""
     if opts.engine and opts.engine != exp.training.engine:
-        exp = exp.with_overrides({"training.engine": opts.engine})  # the config is immutable: a changed copy
+        try:
+            exp = exp.with_overrides({"training.engine": opts.engine})  # the config is immutable: a changed copy
+        except ValidationError as e:  # e.g. global_clipnorm, which the packed engine cannot honour
+            raise ConfigError(f"--engine {opts.engine}: {e.errors()[0]['msg']}") from None
     data_dir = data_dir_of(exp, opts.data_dir)
     datasets.ensure_available(exp.datasets, data_dir, opts.data_fetch)  # downloads what is missing, or raises
     for name in exp.datasets:
