@@ -28,7 +28,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .results import FIXED_SUMMARY_COLUMNS, GROUP_KEYS, RUN_COLUMNS, RUN_KEYS, with_at_chance
+from .results import FIXED_SUMMARY_COLUMNS, GROUP_KEYS, RUN_COLUMNS, RUN_KEYS, flag_column, with_at_chance
 from .significance import compare_by_seed, finite_values, holm, mean_ci, min_detectable_drop, n_tests
 
 # runs.csv columns that are never summarised as diagnostics.
@@ -40,28 +40,19 @@ _NON_DIAGNOSTIC = set(RUN_COLUMNS)
 
 def diverged_mask(runs: pd.DataFrame) -> pd.Series:
     """The diverged column as booleans (also from text such as 'true' / '1'); all False when absent."""
-    return _flag(runs, "diverged")
+    return flag_column(runs, "diverged")
 
 
 def failed_mask(runs: pd.DataFrame) -> pd.Series:
     """The failed column as booleans; all False when absent (files written before it existed)."""
-    return _flag(runs, "failed")
+    return flag_column(runs, "failed")
 
 
 def at_chance_mask(runs: pd.DataFrame) -> pd.Series:
     """The at_chance column as booleans; computed from the dataset registry when absent."""
     if "at_chance" not in runs.columns:
         runs = with_at_chance(runs.assign(test_accuracy=numeric(runs["test_accuracy"]), diverged=diverged_mask(runs)))
-    return _flag(runs, "at_chance")
-
-
-def _flag(runs: pd.DataFrame, col: str) -> pd.Series:
-    if col not in runs.columns:
-        return pd.Series(False, index=runs.index)
-    d = runs[col]
-    if d.dtype == bool:
-        return d
-    return d.astype(str).str.strip().str.lower().isin(["true", "1", "1.0", "yes"])
+    return flag_column(runs, "at_chance")
 
 
 def numeric(s: pd.Series) -> pd.Series:

@@ -31,6 +31,7 @@ from .schema import (
     canonical_epochs,
     canonical_runs,
     describe_key,
+    flag_column,
     is_at_chance,
     key_columns,
     order_columns,
@@ -113,12 +114,12 @@ class ResultDir:
 
     def done_keys(self) -> set[RunKey]:
         """Runs finished here; a run that failed with an error is not done: the next run retries it."""
-        failed = _failed(self.runs)
+        failed = flag_column(self.runs, "failed")
         return {run_key(r) for _, r in self.runs[~failed].iterrows()}
 
     def failures(self) -> list[str]:
         """'<run>: <reason>' for each run recorded as failed."""
-        failed = self.runs[_failed(self.runs)]
+        failed = self.runs[flag_column(self.runs, "failed")]
         return [f"{describe_key(run_key(r))}: {r.get('failure', '')}" for _, r in failed.iterrows()]
 
     def config_hashes(self) -> list[str]:
@@ -130,7 +131,7 @@ class ResultDir:
         """Add finished runs (run_row / epoch_rows) and rewrite runs.csv and epochs.csv. A retried
         run's earlier rows (it failed before) are replaced."""
         old_runs, old_epochs = self.runs, self.epochs
-        if _failed(old_runs).any():
+        if flag_column(old_runs, "failed").any():
             new = {run_key(r) for r in runs}
             old_runs = old_runs[~_has_key(old_runs, new)]
             old_epochs = old_epochs[~_has_key(old_epochs, new)]
@@ -162,12 +163,6 @@ class ResultDir:
 
     def write_metadata(self, metadata: dict) -> None:
         write_json(self.file(METADATA_FILE), metadata)
-
-
-def _failed(runs: pd.DataFrame) -> pd.Series:
-    if "failed" not in runs.columns:
-        return pd.Series(False, index=runs.index)
-    return runs["failed"].astype(str).str.lower().isin(["true", "1"])
 
 
 def _has_key(df: pd.DataFrame, keys: set[RunKey]) -> pd.Series:

@@ -131,6 +131,17 @@ def is_at_chance(test_accuracy: float | None, n_classes: int | None) -> bool:
     return bool(test_accuracy <= 1.0 / n_classes + AT_CHANCE_MARGIN)
 
 
+def flag_column(runs: pd.DataFrame, col: str) -> pd.Series:
+    """A true/false column as booleans (also from text such as 'true' / '1'); all False when
+    absent (files written before the column existed)."""
+    if col not in runs.columns:
+        return pd.Series(False, index=runs.index)
+    d = runs[col]
+    if d.dtype == bool:
+        return d
+    return d.astype(str).str.strip().str.lower().isin(["true", "1", "1.0", "yes"])
+
+
 def canonical_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """runs sorted by (dataset, model, activation, seed); stable, index reset."""
     return runs.sort_values(RUN_KEYS, kind="mergesort").reset_index(drop=True)
