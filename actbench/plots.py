@@ -37,6 +37,16 @@ def _band(e: pd.DataFrame, col: str) -> pd.DataFrame:
     return pd.DataFrame({"mean": g.mean(), "min": g.min(), "max": g.max()}).sort_index()
 
 
+def _draw_bands(ax, e: pd.DataFrame, col: str, acts, colors, alpha: float) -> None:
+    """Per activation: the mean of `col` over seeds by epoch, with a min..max band."""
+    for a in acts:
+        b = _band(e[e["activation"] == a], col)
+        if b.empty:
+            continue
+        ax.plot(b.index, b["mean"], marker="o", ms=3, color=colors[a], label=a)
+        ax.fill_between(b.index, b["min"], b["max"], color=colors[a], alpha=alpha, linewidth=0)
+
+
 def plot_curves(e: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
@@ -48,12 +58,7 @@ def plot_curves(e: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
         (axes[0], acc_col, "validation accuracy" if has_val else "training accuracy"),
         (axes[1], loss_col, "validation loss" if loss_col == "val_loss" else "training loss"),
     ):
-        for a in acts:
-            b = _band(e[e["activation"] == a], col)
-            if b.empty:
-                continue
-            ax.plot(b.index, b["mean"], marker="o", ms=3, color=colors[a], label=a)
-            ax.fill_between(b.index, b["min"], b["max"], color=colors[a], alpha=0.18, linewidth=0)
+        _draw_bands(ax, e, col, acts, colors, alpha=0.18)
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.set_title(f"{label.capitalize()}: mean, band = min..max over seeds", fontsize=10)
@@ -132,12 +137,7 @@ def plot_layers(e: pd.DataFrame, cols: list[str], acts, colors, log: bool, title
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.4 * nrows + 0.9), squeeze=False)
     for k, col in enumerate(cols):
         ax = axes[k // ncols][k % ncols]
-        for a in acts:
-            b = _band(e[e["activation"] == a], col)
-            if b.empty:
-                continue
-            ax.plot(b.index, b["mean"], marker="o", ms=3, color=colors[a], label=a)
-            ax.fill_between(b.index, b["min"], b["max"], color=colors[a], alpha=0.15, linewidth=0)
+        _draw_bands(ax, e, col, acts, colors, alpha=0.15)
         if log and (numeric(e[col]) > 0).any():
             ax.set_yscale("log")
             fmt = mticker.FuncFormatter(lambda v, _: f"{v:g}")
