@@ -179,8 +179,6 @@ def _prepare(exp: Experiment, opts: RunOptions, reporter) -> RunContext:
             exp = exp.with_overrides({"training.engine": opts.engine})  # the config is immutable: a changed copy
         except ValidationError as e:  # e.g. global_clipnorm, which the packed engine cannot honour
             raise ConfigError(f"--engine {opts.engine}: {e.errors()[0]['msg']}") from None
-    data_dir = data_dir_of(exp, opts.data_dir)
-    datasets.ensure_available(exp.datasets, data_dir, opts.data_fetch)  # downloads what is missing, or raises
     for name in exp.datasets:
         for arch in exp.architectures:
             try:
@@ -188,6 +186,9 @@ def _prepare(exp: Experiment, opts: RunOptions, reporter) -> RunContext:
             except ValueError as e:
                 raise ConfigError(f"models[{arch.label}] on {name}: {e}") from None
     out, notes = prepare_output(exp, opts)
+    # Last: the one check that may take long (downloads what is missing, or raises).
+    data_dir = data_dir_of(exp, opts.data_dir)
+    datasets.ensure_available(exp.datasets, data_dir, opts.data_fetch)
     planned = plan.shard(plan.expand(exp), *opts.shard) if opts.shard else plan.expand(exp)
     done = out.done_keys()
     return RunContext(
