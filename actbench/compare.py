@@ -35,7 +35,7 @@ import pandas as pd
 from .errors import ResultsError
 from .results import GROUP_KEYS, ResultSet
 from .significance import NO_TEST, PAIRED, TestResult, compare_by_seed, holm, min_detectable_drop
-from .stats import at_chance_mask, diverged_mask, numeric
+from .stats import typed_runs
 
 COMPARE_COLUMNS = [
     *GROUP_KEYS,
@@ -93,7 +93,7 @@ class _Side:
 
 def compare(base: ResultSet, cand: ResultSet, max_drop: float = 0.01, alpha: float = 0.05) -> Comparison:
     """Compare candidate results against base results; see the module docstring for the rules."""
-    b, c = _typed(base), _typed(cand)
+    b, c = typed_runs(base.runs)[0], typed_runs(cand.runs)[0]
     bkeys = list(dict.fromkeys(map(tuple, b[GROUP_KEYS].to_numpy())))
     ckeys = list(dict.fromkeys(map(tuple, c[GROUP_KEYS].to_numpy())))
     common = [k for k in bkeys if k in set(ckeys)]
@@ -141,18 +141,6 @@ def compare(base: ResultSet, cand: ResultSet, max_drop: float = 0.01, alpha: flo
         cand_source=str(cand.source),
         n_tested=len(tested),
     )
-
-
-def _typed(rs: ResultSet) -> pd.DataFrame:
-    runs = rs.runs.reset_index(drop=True).copy()
-    for k in GROUP_KEYS:
-        runs[k] = runs[k].astype(str)
-    runs["seed"] = numeric(runs["seed"]).astype("int64")
-    runs["test_accuracy"] = numeric(runs["test_accuracy"])
-    runs["test_loss"] = numeric(runs["test_loss"]) if "test_loss" in runs.columns else math.nan
-    runs["at_chance"] = at_chance_mask(runs).to_numpy()
-    runs["diverged"] = diverged_mask(runs).to_numpy()
-    return runs
 
 
 def _side(runs: pd.DataFrame, key: tuple) -> _Side:

@@ -73,7 +73,7 @@ def summarize(
     Columns: FIXED_SUMMARY_COLUMNS, then "<diagnostic>_mean" for every diagnostic column
     of runs (see SUMMARY_COLUMNS for each definition).
     """
-    runs, diag = _typed_runs(runs)
+    runs, diag = typed_runs(runs)
     curves = _curves_of_good_runs(runs, epochs)
     baseline = None if baseline in (None, "") else str(baseline)
     out_rows = []
@@ -100,7 +100,7 @@ def summarize(
     return df.reset_index(drop=True)
 
 
-def _typed_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def typed_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """runs with keys as text, flags as bool, metrics as floats; and its diagnostic columns."""
     runs = runs.reset_index(drop=True).copy()
     for k in GROUP_KEYS:
