@@ -17,7 +17,6 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -322,46 +321,3 @@ def closed_form(name: str, params: dict):
         return None, None
     p = {**entry.params, **params}
     return (lambda x: f(np.asarray(x, dtype=float), **p)), (lambda x: df(np.asarray(x, dtype=float), **p))
-
-
-def plot_shapes(specs: list[tuple[str, str, dict]], path: str | Path) -> Path:
-    """Plot each activation and its derivative on [-5, 5] into a PNG.
-
-    specs: (label, name, params). Closed forms where known, else the Keras function
-    evaluated (and differentiated numerically) for custom code.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x = np.linspace(-5, 5, 1001)
-    fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
-    for label, name, params in specs:
-        f, df = closed_form(name, params)
-        if f is None:
-            import keras
-
-            fn, _ = keras_activation(name, params)
-            y = np.asarray(keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(x.astype("float32")))))
-            dy = np.gradient(y, x)
-        else:
-            y, dy = f(x), df(x)
-        ax_f.plot(x, y, label=label)
-        ax_d.plot(x, dy, label=label)
-    ax_f.set_title("f(x)")
-    ax_d.set_title("f'(x)")
-    for ax in (ax_f, ax_d):
-        ax.axhline(0, color="0.6", lw=0.6)
-        ax.axvline(0, color="0.6", lw=0.6)
-        ax.set_xlabel("x")
-        ax.grid(alpha=0.3)
-    ax_f.set_ylim(-2, 5)
-    ax_d.set_ylim(-0.3, 1.5)
-    ax_d.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path

@@ -205,7 +205,7 @@ def activations_cmd(
 
     Example: actbench activations --plot shapes.png relu elu gelu
     """
-    from . import activations, render
+    from . import activations, plots, render
 
     render.render_rows("activations (or 'module:function' for your own)", activations.describe())
     if plot:
@@ -216,7 +216,7 @@ def activations_cmd(
             except activations.ActivationSpecError as e:
                 raise ActbenchError(f"activations --plot: {e}") from None
         specs: list[tuple[str, str, dict]] = [(name, name, {}) for name in chosen]
-        render.info(f"plot: {activations.plot_shapes(specs, plot)}")
+        render.info(f"plot: {plots.plot_activation_shapes(specs, plot)}")
 
 
 datasets_app = typer.Typer()

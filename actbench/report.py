@@ -147,7 +147,7 @@ def _plot_activation_shapes(entries: list[dict], path: Path) -> Path | None:
         if not activations.is_custom(name) and (name in activations.REGISTRY or name in activations.ALIASES):
             params = {k: v for k, v in a.items() if k not in ("name", "label")}
             specs.append((str(a.get("label") or name), name, params))
-    return activations.plot_shapes(specs, path) if specs else None
+    return draw.plot_activation_shapes(specs, path) if specs else None
 
 
 def _meta_section(meta: dict, rs) -> list[str]:

@@ -10,6 +10,7 @@ import tensorflow as tf  # noqa: E402
 from actbench import activations, backends, diagnostics  # noqa: E402
 from actbench.config import DiagnosticsSpec, ModelSpec  # noqa: E402
 from actbench.model import build_model  # noqa: E402
+from actbench.plots import plot_activation_shapes  # noqa: E402
 
 GRID = np.linspace(-5, 5, 41).astype("float32")
 GRID = GRID[np.abs(GRID) > 1e-3]  # derivatives of kinked functions are undefined at 0
@@ -141,5 +142,5 @@ def test_gradient_norms_and_ratio():
 
 
 def test_activation_plot(tmp_path):
-    path = activations.plot_shapes([("relu", "relu", {}), ("elu", "elu", {"alpha": 1.0})], tmp_path / "a.png")
+    path = plot_activation_shapes([("relu", "relu", {}), ("elu", "elu", {"alpha": 1.0})], tmp_path / "a.png")
     assert path.stat().st_size > 10_000
