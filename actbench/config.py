@@ -26,6 +26,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_serializer,
     model_validator,
@@ -39,6 +40,7 @@ from .model import KERNEL_INITIALIZERS
 
 DATASET_NAMES = datasets.names()
 LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._=+:-]*"
+TUNED_LABEL = "tuned"  # results.TUNED_MODEL (not imported: results needs pandas, validate does not)
 MAX_SEED = 2**31 - 1  # every backend's seeding accepts it
 PositiveFloat = Annotated[float, Field(gt=0)]
 
@@ -51,6 +53,27 @@ class Strict(BaseModel):
         the only writes a frozen config ever sees."""
         for key, value in derived.items():
             object.__setattr__(self, key, value)
+
+
+class Patch(Strict):
+    """A partial override: every field optional, None meaning "not given" (left out when dumped)."""
+
+    @model_serializer(mode="wrap")
+    def _given_only(self, handler):
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+def patch_of(spec: type[BaseModel], name: str, exclude: tuple[str, ...] = ()) -> type[Patch]:
+    """A Patch with the fields (types and bounds) of `spec`, each optional: what a variant may override."""
+    fields: dict[str, Any] = {}
+    for key, f in spec.model_fields.items():
+        if key not in exclude:
+            typ = Annotated.__class_getitem__((f.annotation, *f.metadata)) if f.metadata else f.annotation  # type: ignore[attr-defined]
+            fields[key] = (typ | None, None)
+    return create_model(name, __base__=Patch, **fields)
 
 
 class ActivationSpec(Strict):
@@ -88,6 +111,46 @@ class ActivationSpec(Strict):
         return dict(self.model_extra or {})
 
 
+CLIP_FIELDS = ("clipnorm", "clipvalue", "global_clipnorm")
+
+
+class OptimizerSpec(Strict):
+    name: Literal["adam", "sgd", "rmsprop"] = "adam"
+    learning_rate: float = Field(default=0.001, gt=0)
+    momentum: float = Field(default=0.0, ge=0)
+    clipnorm: PositiveFloat | None = None  # each weight's gradient clipped to this L2 norm
+    clipvalue: PositiveFloat | None = None  # each gradient value clipped to [-clipvalue, clipvalue]
+    global_clipnorm: PositiveFloat | None = None  # all gradients together clipped to this L2 norm
+
+    @model_validator(mode="after")
+    def _momentum_where_it_exists(self):
+        if self.momentum and self.name == "adam":
+            raise ValueError("momentum applies to sgd and rmsprop only, not adam")
+        clips = [k for k in CLIP_FIELDS if getattr(self, k) is not None]
+        if len(clips) > 1:
+            raise ValueError(
+                f"give at most one of {', '.join(CLIP_FIELDS)} (Keras allows one), not {' and '.join(clips)}"
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_new_defaults(self, handler):
+        """Clipping was added after configs were hashed: left out when unset, so older configs keep their hash."""
+        return _drop_at(handler(self), dict.fromkeys(CLIP_FIELDS))
+
+
+OptimizerPatch = patch_of(OptimizerSpec, "OptimizerPatch")
+
+
+class TrainingPatch(Patch):
+    """What a model or variant may change of `training`: optimizer settings, epochs and batch size.
+    The data settings (validation split, limits) stay the grid's, so every variant sees the same examples."""
+
+    optimizer: OptimizerPatch | None = None  # type: ignore[valid-type]
+    epochs: int | None = Field(default=None, gt=0)
+    batch_size: int | None = Field(default=None, gt=0)
+
+
 class ModelSpec(Strict):
     label: str = "reference"
     conv_filters: list[int] = Field(default=[32], min_length=1)
@@ -100,6 +163,7 @@ class ModelSpec(Strict):
     residual: bool = False
     kernel_initializer: str = "glorot_uniform"
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    training: TrainingPatch | None = None  # this model's changes to `training` (e.g. a learning rate)
 
     @field_validator("conv_filters", "dense_units")
     @classmethod
@@ -139,35 +203,7 @@ class ModelSpec(Strict):
         data = handler(self)
         if data.get("norm") != "layer":
             data.pop("norm", None)
-        return _drop_at(data, {"residual": False, "kernel_initializer": "glorot_uniform"})
-
-
-CLIP_FIELDS = ("clipnorm", "clipvalue", "global_clipnorm")
-
-
-class OptimizerSpec(Strict):
-    name: Literal["adam", "sgd", "rmsprop"] = "adam"
-    learning_rate: float = Field(default=0.001, gt=0)
-    momentum: float = Field(default=0.0, ge=0)
-    clipnorm: PositiveFloat | None = None  # each weight's gradient clipped to this L2 norm
-    clipvalue: PositiveFloat | None = None  # each gradient value clipped to [-clipvalue, clipvalue]
-    global_clipnorm: PositiveFloat | None = None  # all gradients together clipped to this L2 norm
-
-    @model_validator(mode="after")
-    def _momentum_where_it_exists(self):
-        if self.momentum and self.name == "adam":
-            raise ValueError("momentum applies to sgd and rmsprop only, not adam")
-        clips = [k for k in CLIP_FIELDS if getattr(self, k) is not None]
-        if len(clips) > 1:
-            raise ValueError(
-                f"give at most one of {', '.join(CLIP_FIELDS)} (Keras allows one), not {' and '.join(clips)}"
-            )
-        return self
-
-    @model_serializer(mode="wrap")
-    def _without_new_defaults(self, handler):
-        """Clipping was added after configs were hashed: left out when unset, so older configs keep their hash."""
-        return _drop_at(handler(self), dict.fromkeys(CLIP_FIELDS))
+        return _drop_at(data, {"residual": False, "kernel_initializer": "glorot_uniform", "training": None})
 
 
 class TrainingSpec(Strict):
@@ -192,6 +228,24 @@ class TrainingSpec(Strict):
         return self
 
 
+ModelPatch = patch_of(ModelSpec, "ModelPatch", exclude=("label", "training"))
+
+
+class VariantSpec(Strict):
+    """One labelled entry of `variants:`: changes to the experiment's `model` and/or `training`."""
+
+    label: str
+    model: ModelPatch | None = None  # type: ignore[valid-type]
+    training: TrainingPatch | None = None
+
+    @field_validator("label")
+    @classmethod
+    def _label_pattern(cls, v):
+        if not re.fullmatch(LABEL_PATTERN, v):
+            raise ValueError(f"label '{v}' may use letters, digits and . _ = + : - only")
+        return v
+
+
 class DiagnosticsSpec(Strict):
     gradients: bool = True
     dead_units: bool = True
@@ -212,9 +266,11 @@ class Experiment(Strict):
     activations: list[ActivationSpec] = Field(min_length=1)
     seeds: list[int] = Field(default=[0], min_length=1)
     baseline: str | None = Field(default=None, validate_default=True)  # default: relu when in the grid
+    training: TrainingSpec = TrainingSpec()
     model: ModelSpec | None = None
     models: list[ModelSpec] | None = Field(default=None, min_length=1)
-    training: TrainingSpec = TrainingSpec()
+    variants: list[VariantSpec] | None = Field(default=None, min_length=1)  # labelled changes to model/training
+    tune: bool = False  # per (dataset, activation): the model/variant with the best mean validation accuracy
     diagnostics: DiagnosticsSpec = DiagnosticsSpec()
     backend: Literal["tensorflow", "jax"] = "tensorflow"  # actbench.backends.NAMES
     data_dir: str | None = None
@@ -270,14 +326,56 @@ class Experiment(Strict):
             raise ValueError("datasets must be unique")
         return v
 
+    @field_validator("models")
+    @classmethod
+    def _models_train(cls, v, info: ValidationInfo):
+        """Each model's training changes, applied to `training`, must give a valid training."""
+        if v is not None and "training" in info.data:
+            for i, m in enumerate(v):
+                _problem_in(f"models[{i}] ({m.label})", "training", patched_training, info.data["training"], m.training)
+        return v
+
+    @field_validator("variants")
+    @classmethod
+    def _variants_apply(cls, v, info: ValidationInfo):
+        """Each variant, applied to `model` and `training`, must give a valid model and training."""
+        if v is not None and "training" in info.data and "model" in info.data:
+            for i, variant in enumerate(v):
+                where = f"variants[{i}] ({variant.label})"
+                model = _problem_in(where, "", variant_model, info.data["model"] or ModelSpec(), variant)
+                _problem_in(where, "training", patched_training, info.data["training"], model.training)
+        return v
+
     @model_validator(mode="after")
     def _one_list_of_models(self) -> Experiment:
         if self.model is not None and self.models is not None:
             raise ValueError("give either 'model' (one architecture) or 'models' (a list), not both")
+        if self.variants is not None:
+            if self.models is not None:
+                raise ValueError("give either 'models' or 'variants' (changes to 'model' and 'training'), not both")
+            self._settle(models=[variant_model(self.model or ModelSpec(), v) for v in self.variants], variants=None)
         if self.models is None:
-            self._settle(models=[self.model or ModelSpec()], model=None)
-        _check_unique("model", [m.label for m in self.models or []], "give each model a distinct 'label'")
+            self._settle(models=[self.model or ModelSpec()])
+        self._settle(model=None)
+        labels = [m.label for m in self.models or []]
+        _check_unique("model", labels, "give each model or variant a distinct 'label'")
+        if self.tune:
+            if len(labels) < 2:
+                raise ValueError("tune: true chooses among models or variants; give at least two")
+            if not self.training.validation_split:
+                raise ValueError("tune: true chooses by validation accuracy; set training.validation_split above 0")
+            if TUNED_LABEL in labels:
+                raise ValueError(f"'{TUNED_LABEL}' labels the tuned comparison; give that model another label")
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_new_defaults(self, handler):
+        """variants are folded into models once validated; tune was added after configs were hashed."""
+        return _drop_at(handler(self), {"variants": None, "tune": False})
+
+    def training_for(self, arch: ModelSpec) -> TrainingSpec:
+        """The training of one model of the grid: `training` with the model's (or variant's) changes."""
+        return patched_training(self.training, arch.training)
 
     @property
     def architectures(self) -> list[ModelSpec]:
@@ -318,6 +416,48 @@ class Experiment(Strict):
                 raise KeyError(f"with_overrides: no field '{path}'")
             node[last] = value
         return Experiment.model_validate(data)
+
+
+def patched_training(base: TrainingSpec, patch: TrainingPatch | None) -> TrainingSpec:
+    """`base` with the changes of `patch` (None: base itself)."""
+    if patch is None:
+        return base
+    return TrainingSpec.model_validate(_merged(base.model_dump(), patch.model_dump()))
+
+
+def variant_model(base: ModelSpec, variant: VariantSpec) -> ModelSpec:
+    """The model of a variant: `base` with the variant's label and changes; its training changes
+    follow those of `base` (a variant's win where both set the same field)."""
+    data = base.model_dump()
+    changes = variant.model.given() if variant.model is not None else {}
+    if {"norm", "batch_norm"} & changes.keys():  # either spelling replaces the base's normalization
+        data.pop("norm", None)
+        data.pop("batch_norm", None)
+    data.update(changes, label=variant.label)
+    if variant.training is not None:
+        data["training"] = _merged(data.get("training") or {}, variant.training.model_dump())
+    return ModelSpec.model_validate(data)
+
+
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """base with changes applied, nested mappings merged key by key."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _problem_in(where: str, section: str, build, *args):
+    """build(*args), with a validation problem re-raised as one ValueError that says where it comes
+    from: the entry (`where`) and the field within it, under `section` (e.g. "training")."""
+    try:
+        return build(*args)
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = ".".join([section, *(str(p) for p in first["loc"])][0 if section else 1 :])
+        raise ValueError(
+            f"{where}: {field + ': ' if field else ''}{first['msg'].removeprefix('Value error, ')}"
+        ) from None
 
 
 def _drop_at(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:

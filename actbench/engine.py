@@ -54,6 +54,7 @@ class Group:
     arch: Any  # config.ModelSpec
     specs: list  # config activation specs, one tower each
     seed: int
+    training: Any  # config.TrainingSpec of this model (Experiment.training_for(arch))
 
 
 def failed_run(spec, error: BaseException, engine: str, backend: str) -> RunResult:
@@ -188,18 +189,18 @@ class GroupTrainer:
             raise ConfigError(problem) from None
 
     def _train_group(self, group: Group, on_epoch) -> list[RunResult]:
-        model, tower_models = compile_group(group.data, group.arch, group.specs, group.seed, self.exp.training)
+        model, tower_models = compile_group(group.data, group.arch, group.specs, group.seed, group.training)
         loop = self.adapter.loop(model)
         towers = [TowerRun(i, spec, m) for i, (spec, m) in enumerate(zip(group.specs, tower_models, strict=True))]
         self._train(loop, group, towers, on_epoch)
-        test, test_seconds = self._test(loop, group.data, towers)
+        test, test_seconds = self._test(loop, group, towers)
         return [
             self._result(tower, len(towers), test, self._timing(group, tower, len(towers), test_seconds))
             for tower in towers
         ]
 
     def _train(self, loop, group: Group, towers: list[TowerRun], on_epoch) -> None:
-        data, training, diag = group.data, self.exp.training, self.exp.diagnostics
+        data, training, diag = group.data, group.training, self.exp.diagnostics
         val = (data.x_val, data.y_val) if len(data.y_val) else None
         probe = diagnostics.probe_batch(data.x_train, data.y_train, diag.probe_size, group.seed)
         for epoch in range(1, training.epochs + 1):
@@ -232,13 +233,13 @@ class GroupTrainer:
             row.update(diagnostics.measure(tower.model, tower.spec, probe, diag, self.adapter))
         tower.rows.append(row)
 
-    def _test(self, loop, data, towers: list[TowerRun]) -> tuple[dict, float]:
+    def _test(self, loop, group: Group, towers: list[TowerRun]) -> tuple[dict, float]:
         """Test metrics (empty when every tower diverged) and the seconds they took."""
         if all(t.diverged for t in towers):
             return {}, math.nan
         # Evaluated at the training batch size, so the timed evaluation is pure inference:
         # the warm-up traces or compiles what validation has not already.
-        bs = self.exp.training.batch_size
+        data, bs = group.data, group.training.batch_size
         loop.warm_up(data.x_test, data.y_test, bs, training=False)
         start = time.perf_counter()
         test = loop.evaluate(data.x_test, data.y_test, bs)
@@ -263,14 +264,14 @@ class GroupTrainer:
         from TIMING_STEPS timed steps (after the loop's warm-up that traces) on a throwaway
         copy of the model, and from inference over up to TIMING_TEST_EXAMPLES test examples.
         Cached per (dataset, model, activation) since it does not depend on the seed."""
-        data, bs = group.data, self.exp.training.batch_size
+        data, bs = group.data, group.training.batch_size
         key = (data.name, group.arch.label, spec.label)
         if key not in self._timing_cache:
             model = build_tower_model(data, group.arch, spec, group.seed)
             # Training steps as the engine runs them, without metrics (per step they cost
             # next to nothing, but tracing them took ~0.4 s more per model here).
             model.compile(
-                optimizer=make_optimizer(self.exp.training.optimizer),
+                optimizer=make_optimizer(group.training.optimizer),
                 loss="sparse_categorical_crossentropy",
                 steps_per_execution=backends.STEPS_PER_CALL,
             )

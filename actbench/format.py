@@ -90,3 +90,18 @@ def duration(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def model_title(model: str) -> str:
+    """A summary table's model as a title; the tuned comparison says what it is."""
+    from .results.schema import TUNED_MODEL  # only once there is a summary: pandas is loaded by then
+
+    if model == TUNED_MODEL:
+        return f"{model} (each activation with the model or variant of its best mean validation accuracy)"
+    return model
+
+
+def activation_name(row) -> str:
+    """A summary row's activation, with the model tune chose for it (tuned rows only)."""
+    choice = row.get("tuned_choice")
+    return f"{row['activation']} @ {choice}" if isinstance(choice, str) and choice else str(row["activation"])

@@ -66,7 +66,7 @@ def merge_dirs(dirs: list[Path], out: Path, baseline: str | None = None) -> Merg
     target.path.mkdir(parents=True, exist_ok=True)
     with target.lock():
         target.write_rows(runs, epochs)
-        target.write_summary(baseline)
+        target.write_summary(baseline, bool((meta0.get("config") or {}).get("tune")))
         target.write_metadata(metadata)
     report.written = target.files
     return report

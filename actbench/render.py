@@ -224,7 +224,9 @@ def render_summary(summary: pd.DataFrame, output_dir=None) -> None:
         return
     for (dataset, model), part in summary.groupby(["dataset", "model"], sort=False):
         baseline = part["baseline"].iloc[0] if "baseline" in part else None
-        title = f"{dataset} / {model}" + (f"  (baseline: {baseline})" if isinstance(baseline, str) and baseline else "")
+        title = f"{dataset} / {fmt.model_title(model)}" + (
+            f"  (baseline: {baseline})" if isinstance(baseline, str) and baseline else ""
+        )
         table = Table(title=title, title_justify="left")
         table.add_column("activation", no_wrap=True)
         table.add_column("n", justify="right", no_wrap=True)
@@ -248,7 +250,7 @@ def _summary_cells(row) -> list[str]:
     acc = fmt.percent(mean)
     if not math.isnan(lo):
         acc += f" ± {100 * (hi - lo) / 2:.2f}"
-    name = ("★ " if bool(row.get("best")) else "") + str(row["activation"])
+    name = ("★ " if bool(row.get("best")) else "") + fmt.activation_name(row)
     diverged = int(row.get("n_diverged", 0) or 0)
     at_chance = int(row.get("n_at_chance", 0) or 0)
     n = (

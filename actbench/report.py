@@ -43,7 +43,7 @@ def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
     config = meta.get("config") or {}
     baseline = config.get("baseline")
     runs, epochs = _good_frames(rs)
-    summary = summarize(rs.runs, rs.epochs, baseline)
+    summary = summarize(rs.runs, rs.epochs, baseline, tune=bool(config.get("tune")))
     entries = [a if isinstance(a, dict) else {"name": a, "label": a} for a in (config.get("activations") or [])]
     order = [str(a.get("label") or a.get("name")) for a in entries]
     acts_all = list(dict.fromkeys([a for a in order if a in set(runs["activation"])] + sorted(set(runs["activation"]))))
@@ -122,7 +122,7 @@ def _plots(
 
 def _group_section(sgrp: pd.DataFrame, plots: list[tuple[str, Path]]) -> list[str]:
     """The markdown of one (dataset, model): summary table, diagnostics, plots."""
-    md = [f"## {sgrp['dataset'].iloc[0]} / {sgrp['model'].iloc[0]}", ""]
+    md = [f"## {sgrp['dataset'].iloc[0]} / {fmt.model_title(sgrp['model'].iloc[0])}", ""]
     md += _summary_table(sgrp)
     diag_cols = [c for c in sgrp.columns if c not in FIXED_SUMMARY_COLUMNS]
     if diag_cols:
@@ -200,7 +200,7 @@ def _summary_table(s: pd.DataFrame) -> list[str]:
         )
         diff = fmt.MISSING if r.verdict == "baseline" else fmt.points(r.diff_vs_baseline)
         n = f"{r.n} ({r.n_at_chance} at chance)" if r.n_at_chance else f"{r.n}"
-        name = f"**{r.activation}**" if r.best else r.activation
+        name = f"**{fmt.activation_name(r._asdict())}**" if r.best else fmt.activation_name(r._asdict())
         lines.append(
             f"| {r.rank} | {name} | {acc} | {ci} | {n} | {r.n_diverged} | {diff} | {r.test or fmt.MISSING} | "
             f"{fmt.pvalue(r.p_holm)} | {fmt.percent(r.min_detectable_drop)} | "

@@ -222,7 +222,7 @@ def _run(ctx: RunContext) -> Outcome:
         status = "interrupted"
         raise
     finally:
-        summary = ctx.out.write_summary(ctx.exp.baseline)
+        summary = ctx.out.write_summary(ctx.exp.baseline, ctx.exp.tune)
         ctx.out.write_metadata({**metadata, "finished": _now(), "status": status})
     outcome = Outcome(ctx.out.path, len(ctx.planned), n_done, len(ctx.todo), summary, ctx.out.failures())
     ctx.reporter.finish(outcome, ctx.exp)
@@ -283,7 +283,10 @@ def _train(ctx: RunContext, prepared: dict, adapter) -> None:
         for runs in batches:
             ctx.reporter.group_start(runs, ctx.engine)
             first = runs[0]
-            job = Group(prepared[first.dataset], archs[first.model], [specs[r.activation] for r in runs], first.seed)
+            arch = archs[first.model]
+            job = Group(
+                prepared[first.dataset], arch, [specs[r.activation] for r in runs], first.seed, exp.training_for(arch)
+            )
             run_results = _train_isolating_failures(trainer, job, on_epoch, adapter.name)
             ctx.stop_if_signalled()  # a signal swallowed after the last epoch: not written either
             n_classes = prepared[first.dataset].num_classes

@@ -28,7 +28,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .results import FIXED_SUMMARY_COLUMNS, GROUP_KEYS, RUN_COLUMNS, RUN_KEYS, flag_column, with_at_chance
+from .results import FIXED_SUMMARY_COLUMNS, GROUP_KEYS, RUN_COLUMNS, RUN_KEYS, TUNED_MODEL, flag_column, with_at_chance
 from .significance import compare_by_seed, finite_values, holm, mean_ci, min_detectable_drop, n_tests
 
 # runs.csv columns that are never summarised as diagnostics.
@@ -66,38 +66,99 @@ def numeric(s: pd.Series) -> pd.Series:
 
 
 def summarize(
-    runs: pd.DataFrame, epochs: pd.DataFrame | None = None, baseline: str | None = None, alpha: float = 0.05
+    runs: pd.DataFrame,
+    epochs: pd.DataFrame | None = None,
+    baseline: str | None = None,
+    alpha: float = 0.05,
+    tune: bool = False,
 ) -> pd.DataFrame:
-    """summary.csv rows: one per (dataset, model, activation), sorted by dataset, model, rank.
+    """summary.csv rows: one per (dataset, model, activation), sorted by dataset, model, rank;
+    with tune, each dataset's models are followed by its tuned comparison (model "tuned": each
+    activation at the model/variant with its best mean validation accuracy; test accuracy is not
+    looked at to choose).
 
     Columns: FIXED_SUMMARY_COLUMNS, then "<diagnostic>_mean" for every diagnostic column
     of runs (see SUMMARY_COLUMNS for each definition).
     """
     runs, diag = typed_runs(runs)
+    runs["final_val_accuracy"] = _final_val_accuracy(runs, epochs)
     curves = _curves_of_good_runs(runs, epochs)
     baseline = None if baseline in (None, "") else str(baseline)
     out_rows = []
-    for _, grp in runs.groupby(["dataset", "model"], sort=True):
-        rows = [
-            _activation_row(grp[grp["activation"] == act], diag, curves) for act in dict.fromkeys(grp["activation"])
-        ]
-        ranks = _ranks(
-            [r["test_accuracy_mean"] for r in rows],
-            [r["test_accuracy_ci_low"] for r in rows],
-            [r["test_accuracy_ci_high"] for r in rows],
-            [r["n"] for r in rows],
-        )
-        for r, rk in zip(rows, ranks):
-            r["rank"], r["best"] = rk, rk == 1
+    for _, in_dataset in runs.groupby("dataset", sort=True):
+        rows = [row for _, grp in in_dataset.groupby("model", sort=True) for row in _group_rows(grp, diag, curves)]
+        out_rows += rows
+        if tune:
+            out_rows += _tuned_rows(in_dataset, rows, diag, curves)
+    for _, rows in groupby_rows(out_rows):
         _verdicts_vs_baseline(rows, baseline, alpha)
-        rows.sort(key=lambda r: (r["rank"], -_finite_or(r["test_accuracy_mean"], -math.inf), r["activation"]))
-        out_rows.extend(rows)
 
     df = pd.DataFrame(out_rows, columns=[*FIXED_SUMMARY_COLUMNS, *[f"{d}_mean" for d in diag]])
     for col in ("n", "n_diverged", "n_failed", "n_at_chance", "rank"):
         df[col] = df[col].astype("int64")
     df["best"] = df["best"].astype(bool)
+    df["tuned_choice"] = df["tuned_choice"].fillna("")
     return df.reset_index(drop=True)
+
+
+def groupby_rows(rows: list[dict]) -> list[tuple[tuple[str, str], list[dict]]]:
+    """Summary rows grouped by (dataset, model), in order of first appearance."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["model"]), []).append(r)
+    return list(groups.items())
+
+
+def _group_rows(grp: pd.DataFrame, diag: list[str], curves: pd.DataFrame | None) -> list[dict]:
+    """The rows of one (dataset, model), ranked and sorted by rank (verdicts are filled in later)."""
+    rows = [_activation_row(grp[grp["activation"] == act], diag, curves) for act in dict.fromkeys(grp["activation"])]
+    ranks = _ranks(
+        [r["test_accuracy_mean"] for r in rows],
+        [r["test_accuracy_ci_low"] for r in rows],
+        [r["test_accuracy_ci_high"] for r in rows],
+        [r["n"] for r in rows],
+    )
+    for r, rk in zip(rows, ranks):
+        r["rank"], r["best"] = rk, rk == 1
+    rows.sort(key=lambda r: (r["rank"], -_finite_or(r["test_accuracy_mean"], -math.inf), r["activation"]))
+    return rows
+
+
+def _tuned_rows(runs: pd.DataFrame, rows: list[dict], diag: list[str], curves: pd.DataFrame | None) -> list[dict]:
+    """The tuned comparison of one dataset: for each activation, the runs of the model whose mean
+    final validation accuracy is highest, relabelled model "tuned" and summarised like any model.
+    Models where a run diverged or failed are chosen only when every model did; ties go to the
+    first model in name order."""
+    choice = {}
+    for act in dict.fromkeys(runs["activation"]):
+        scored = [r for r in rows if r["activation"] == act and math.isfinite(r["val_accuracy_mean"])]
+        clean = [r for r in scored if not r["n_diverged"] and not r["n_failed"]] or scored
+        if clean:
+            choice[act] = max(clean, key=lambda r: r["val_accuracy_mean"])["model"]  # first of equals wins
+    if not choice:
+        return []
+    chosen = pd.Series([choice.get(a) == m for a, m in zip(runs["activation"], runs["model"])], index=runs.index)
+    tuned = runs[chosen].assign(model=TUNED_MODEL)
+    if curves is not None:
+        picked = curves[[choice.get(a) == m for a, m in zip(curves["activation"], curves["model"])]]
+        curves = picked.assign(model=TUNED_MODEL)
+    tuned_rows = _group_rows(tuned, diag, curves)
+    for r in tuned_rows:
+        r["tuned_choice"] = choice[r["activation"]]
+    return tuned_rows
+
+
+def _final_val_accuracy(runs: pd.DataFrame, epochs: pd.DataFrame | None) -> pd.Series:
+    """Each run's validation accuracy at its last epoch (NaN without epochs or a validation split)."""
+    if epochs is None or epochs.empty or "val_accuracy" not in epochs.columns:
+        return pd.Series(math.nan, index=runs.index)
+    ep = epochs.assign(seed=numeric(epochs["seed"]).astype("int64"), epoch=numeric(epochs["epoch"]))
+    for k in GROUP_KEYS:
+        ep[k] = ep[k].astype(str)
+    last = ep.sort_values("epoch", kind="mergesort").groupby(RUN_KEYS, sort=False).tail(1)
+    last = last.assign(final_val_accuracy=numeric(last["val_accuracy"]))[[*RUN_KEYS, "final_val_accuracy"]]
+    merged = runs[RUN_KEYS].merge(last, on=RUN_KEYS, how="left")
+    return pd.Series(merged["final_val_accuracy"].to_numpy(dtype=float), index=runs.index)
 
 
 def typed_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -138,6 +199,7 @@ def _activation_row(mine: pd.DataFrame, diag: list[str], curves: pd.DataFrame | 
         "dataset": first["dataset"],
         "model": first["model"],
         "activation": first["activation"],
+        "tuned_choice": "",
         "n": int(len(ok)),
         "n_diverged": int(mine["diverged"].sum()),
         "n_failed": int(mine["failed"].sum()),
@@ -150,6 +212,7 @@ def _activation_row(mine: pd.DataFrame, diag: list[str], curves: pd.DataFrame | 
         "test_loss_std": loss[1],
         "test_loss_ci_low": loss[2],
         "test_loss_ci_high": loss[3],
+        "val_accuracy_mean": _mean(ok["final_val_accuracy"]),
         "curve_metric": "",
         "epochs_to_99pct": math.nan,
         "curve_mean": math.nan,

@@ -187,6 +187,6 @@ def test_missing_deterministic_kernel_stops_with_a_config_error(tmp_path):
 
     exp = load_tiny(tmp_path, activations=["relu"], seeds=[0])
     data = datasets.prepare(datasets.load("mnist_sample"), train_limit=50, test_limit=20, validation_split=0.2)
-    group = Group(data, exp.models[0], exp.activation_specs, 0)
+    group = Group(data, exp.models[0], exp.activation_specs, 0, exp.training)
     with pytest.raises(ConfigError, match="unsorted segment reduction.*deterministic: false"):
         GroupTrainer(exp, NoDeterministicKernel()).train_group(group)

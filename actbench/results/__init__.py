@@ -37,6 +37,7 @@ from .schema import (
     RUNS_FILE,
     SUMMARY_COLUMNS,
     SUMMARY_FILE,
+    TUNED_MODEL,
     RunKey,
     canonical_epochs,
     canonical_order,
@@ -55,6 +56,7 @@ run_id = run_key
 __all__ = [
     "FIXED_SUMMARY_COLUMNS",
     "SUMMARY_COLUMNS",
+    "TUNED_MODEL",
     "AT_CHANCE_MARGIN",
     "EPOCH_COLUMNS",
     "EPOCHS_FILE",

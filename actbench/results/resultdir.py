@@ -149,7 +149,7 @@ class ResultDir:
         write_csv(self.file(EPOCHS_FILE), self.epochs)
         write_csv(self.file(RUNS_FILE), self.runs)
 
-    def write_summary(self, baseline: str | None) -> pd.DataFrame:
+    def write_summary(self, baseline: str | None, tune: bool = False) -> pd.DataFrame:
         """summary.csv from the rows as written (10 significant digits), not the in-memory
         floats: it is then a function of runs.csv and epochs.csv alone, identical for an
         uninterrupted, a resumed and a merged run."""
@@ -157,7 +157,7 @@ class ResultDir:
 
         if self.runs.empty:
             return pd.DataFrame()
-        summary = summarize(read_runs(self.file(RUNS_FILE)), read_epochs(self.file(EPOCHS_FILE)), baseline)
+        summary = summarize(read_runs(self.file(RUNS_FILE)), read_epochs(self.file(EPOCHS_FILE)), baseline, tune=tune)
         write_csv(self.file(SUMMARY_FILE), summary)
         return summary
 

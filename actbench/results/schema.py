@@ -94,6 +94,9 @@ BOOLEAN_RUN_COLUMNS = ["diverged", "at_chance", "failed"]
 REQUIRED_RUN_COLUMNS = ["config_hash", *RUN_KEYS, "test_loss", "test_accuracy", "diverged"]
 REQUIRED_EPOCH_COLUMNS = ["config_hash", *RUN_KEYS, "epoch", "loss", "accuracy"]
 
+# summary.csv's model for the tuned comparison (config tune: true); no model may have this label.
+TUNED_MODEL = "tuned"
+
 # A run is "at chance" when its test accuracy stays within this many accuracy points
 # (fraction) above 1/classes. Two points: a collapsed model that predicts one class
 # scores that class's share of the test set (11.35 % for MNIST's "1", chance 10 %), and
@@ -171,6 +174,11 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "dataset": "Dataset name.",
     "model": "Model name.",
     "activation": "Activation label (as given in the config).",
+    "tuned_choice": (
+        "Rows of model 'tuned' only (config tune: true): the model or variant chosen for this dataset and "
+        "activation, the one with the highest val_accuracy_mean (test accuracy is never used to choose); "
+        "the row's statistics are that model's. Empty on every other row."
+    ),
     "n": "Number of finished, non-diverged runs (seeds) the statistics use.",
     "n_diverged": "Number of finished runs that diverged (excluded from all statistics).",
     "n_failed": (
@@ -193,6 +201,10 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "test_loss_std": "Sample standard deviation (ddof=1) of test loss; empty when n < 2.",
     "test_loss_ci_low": "Lower end of the 95% confidence interval of the mean test loss; empty when n < 2.",
     "test_loss_ci_high": "Upper end of the 95% confidence interval of the mean test loss; empty when n < 2.",
+    "val_accuracy_mean": (
+        "Mean over the non-diverged seeds of the validation accuracy after the last epoch (what tune: true "
+        "chooses by); empty without a validation split."
+    ),
     "rank": (
         "1 + number of activations (same dataset and model) that clearly beat this one: whose 95% CI "
         "lies entirely above this one's, or, when either side has n < 2, whose mean accuracy is higher. "
