@@ -18,7 +18,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import (
     BaseModel,
@@ -71,8 +71,8 @@ def patch_of(spec: type[BaseModel], name: str, exclude: tuple[str, ...] = ()) ->
     fields: dict[str, Any] = {}
     for key, f in spec.model_fields.items():
         if key not in exclude:
-            typ = Annotated.__class_getitem__((f.annotation, *f.metadata)) if f.metadata else f.annotation  # type: ignore[attr-defined]
-            fields[key] = (typ | None, None)
+            typ: Any = Annotated.__class_getitem__((f.annotation, *f.metadata)) if f.metadata else f.annotation  # type: ignore[attr-defined]
+            fields[key] = (Optional[typ], None)  # noqa: UP045 (typ is a runtime value, not an annotation)
     return create_model(name, __base__=Patch, **fields)
 
 
@@ -429,7 +429,7 @@ def variant_model(base: ModelSpec, variant: VariantSpec) -> ModelSpec:
     """The model of a variant: `base` with the variant's label and changes; its training changes
     follow those of `base` (a variant's win where both set the same field)."""
     data = base.model_dump()
-    changes = variant.model.given() if variant.model is not None else {}
+    changes: dict[str, Any] = variant.model.given() if variant.model is not None else {}
     if {"norm", "batch_norm"} & changes.keys():  # either spelling replaces the base's normalization
         data.pop("norm", None)
         data.pop("batch_norm", None)
