@@ -276,6 +276,7 @@ class Experiment(Strict):
     data_dir: str | None = None
     data_verify: bool = True
     output: OutputSpec = OutputSpec()
+    description: str = ""  # free text for people, shown at the top of the report; not in the hash
 
     @field_validator("name")
     @classmethod
@@ -371,7 +372,7 @@ class Experiment(Strict):
     @model_serializer(mode="wrap")
     def _without_new_defaults(self, handler):
         """variants are folded into models once validated; tune was added after configs were hashed."""
-        return _drop_at(handler(self), {"variants": None, "tune": False})
+        return _drop_at(handler(self), {"variants": None, "tune": False, "description": ""})
 
     def training_for(self, arch: ModelSpec) -> TrainingSpec:
         """The training of one model of the grid: `training` with the model's (or variant's) changes."""
@@ -397,9 +398,16 @@ class Experiment(Strict):
 
     def config_hash(self) -> str:
         """Hash of what determines the numbers: everything except where things are written
-        or read from and which engine packs the work (engines are tested equivalent)."""
+        or read from, which engine packs the work (engines are tested equivalent) and the description."""
         data = self.model_dump(
-            mode="json", exclude={"output": True, "data_dir": True, "data_verify": True, "training": {"engine"}}
+            mode="json",
+            exclude={
+                "output": True,
+                "data_dir": True,
+                "data_verify": True,
+                "description": True,
+                "training": {"engine"},
+            },
         )
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]

@@ -68,6 +68,12 @@ def test_configs_without_variants_or_tune_keep_their_hash():
     assert not {"variants", "tune"} & set(config.resolved_config(plain))
 
 
+def test_description_is_kept_but_not_hashed():
+    described = grid(description="Why this grid: a note for the report.")
+    assert described.config_hash() == grid().config_hash()
+    assert config.resolved_config(described)["description"] == "Why this grid: a note for the report."
+
+
 def test_training_changes_change_the_hash():
     a = grid(models=[{"label": "m"}])
     b = grid(models=[{"label": "m", "training": {"epochs": 3}}])
