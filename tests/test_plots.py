@@ -6,11 +6,12 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from fake_results import make_frames  # noqa: E402
 
-from actbench import plots  # noqa: E402
+from actbench import plots, plots_overview  # noqa: E402
 from actbench.stats import summarize  # noqa: E402
 
 ACTS = ["relu", "sigmoid"]
@@ -117,4 +118,23 @@ def test_accuracy_axis_keeps_all_when_none_is_far_below():
     fig = plots.accuracy_figure(_summary(means), acts, plots.colors(acts), None, "t")
     ax = fig.axes[0]
     assert ax.get_ylim()[0] < 84.6 and not any("below axis" in t.get_text() for t in ax.texts)
+    plt.close(fig)
+
+
+def test_models_figure_panels():
+    s = pd.concat(
+        [
+            _summary({"relu": 0.95, "sigmoid": 0.93}, model="depth1"),
+            _summary({"relu": 0.94, "sigmoid": 0.1077}, model="depth5", at_chance=("sigmoid",)),
+        ]
+    )
+    fig = plots_overview.models_figure(s, ["depth1", "depth5"], ACTS, plots.colors(ACTS), "d")
+    fig.canvas.draw()
+    acc, ratio = fig.axes
+    assert [t.get_text() for t in acc.get_xticklabels()] == ["depth1", "depth5"]
+    assert acc.get_ylim()[0] > 50 and any("10.8%" in t.get_text() for t in acc.texts)
+    assert ratio.get_yscale() == "log" and "gradient-norm ratio" in ratio.get_ylabel()
+    points = np.concatenate([line.get_ydata() for line in ratio.get_lines()])
+    assert sorted(points) == [0.002, 0.002, 0.5, 0.5]
+    _legend_boxes_clear_of_axes(fig)
     plt.close(fig)
