@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from fake_results import make_frames  # noqa: E402
 
-from actbench import plots, plots_overview  # noqa: E402
+from actbench import plot_axes, plots, plots_overview  # noqa: E402
 from actbench.stats import summarize  # noqa: E402
 
 ACTS = ["relu", "sigmoid"]
@@ -138,3 +138,20 @@ def test_models_figure_panels():
     assert sorted(points) == [0.002, 0.002, 0.5, 0.5]
     _legend_boxes_clear_of_axes(fig)
     plt.close(fig)
+
+
+def test_models_figure_without_gradient_ratio_has_the_accuracy_panel_only():
+    s = pd.concat([_summary({"relu": 0.95, "sigmoid": 0.9}, model=m) for m in ("a", "b", "c")])
+    fig = plots_overview.models_figure(
+        s.drop(columns="grad_ratio_min_mean"), ["c", "a", "b"], ACTS, plots.colors(ACTS), "d"
+    )
+    assert len(fig.axes) == 1 and [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["c", "a", "b"]
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "decades,points_per_decade,expected",
+    [(0.8, 300, (1, 2, 3, 5)), (0.8, 60, (1, 2, 5)), (1.5, 300, (1, 3)), (2.6, 300, (1,)), (0.8, 20, (1,))],
+)
+def test_log_label_mantissas_thin_out_with_range_and_axis_size(decades, points_per_decade, expected):
+    assert plot_axes.log_label_mantissas(decades, points_per_decade, font_points=10) == expected
