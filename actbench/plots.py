@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import plot_axes as axes_util
 from .stats import numeric
 
 DPI = 110
@@ -48,13 +49,14 @@ def _draw_bands(ax, e: pd.DataFrame, col: str, acts, colors, alpha: float) -> No
         ax.fill_between(b.index, b["min"], b["max"], color=colors[a], alpha=alpha, linewidth=0)
 
 
-def plot_curves(e: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
+def curves_figure(e: pd.DataFrame, acts, colors, title: str):
+    """Accuracy and loss by epoch per activation (validation when there is a split), legend below."""
     import matplotlib.pyplot as plt
 
     has_val = "val_accuracy" in e.columns and numeric(e["val_accuracy"]).notna().any()
     acc_col = "val_accuracy" if has_val else "accuracy"
     loss_col = "val_loss" if has_val and "val_loss" in e.columns and numeric(e["val_loss"]).notna().any() else "loss"
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), dpi=DPI)
     for ax, col, label in (
         (axes[0], acc_col, "validation accuracy" if has_val else "training accuracy"),
         (axes[1], loss_col, "validation loss" if loss_col == "val_loss" else "training loss"),
@@ -65,24 +67,41 @@ def plot_curves(e: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
         ax.set_title(f"{label.capitalize()}: mean, band = min..max over seeds", fontsize=10)
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[0].legend(title="activation", fontsize=8)
     fig.suptitle(f"Learning curves: {title}")
-    return _save(fig, path)
+    legend_below(fig, axes[0])
+    return fig
 
 
-def plot_accuracy(s: pd.DataFrame, acts, colors, baseline, title: str, path: Path) -> Path:
+def plot_curves(e: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
+    return save_figure(curves_figure(e, acts, colors, title), path)
+
+
+def legend_below(fig, ax) -> None:
+    """The activation legend under the axes (outside the data, so it hides no line), then the layout."""
+    handles, labels = ax.get_legend_handles_labels()
+    ncol = min(len(labels), 6) or 1
+    fig.legend(handles, labels, title="activation", loc="lower center", ncol=ncol, fontsize=8, title_fontsize=8)
+    legend_lines = 1 + math.ceil(len(labels) / ncol)  # title + rows of entries
+    fig.tight_layout(rect=(0, (0.12 + 0.17 * legend_lines) / fig.get_figheight(), 1, 1))
+
+
+def accuracy_figure(s: pd.DataFrame, acts, colors, baseline, title: str):
+    """Test accuracy per activation (mean, 95% CI); the y range is chosen from those that learned,
+    the others are marked at the bottom edge with their value."""
     import matplotlib.pyplot as plt
 
     s = s.set_index("activation").reindex(acts)
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(acts) + 2.5), 4.2))
+    fig, ax = plt.subplots(figsize=(max(5.5, 0.9 * len(acts) + 3.5), 4.4), dpi=DPI)
     x = np.arange(len(acts))
-    mean = 100 * s["test_accuracy_mean"].to_numpy(dtype=float)
-    lo = 100 * s["test_accuracy_ci_low"].to_numpy(dtype=float)
-    hi = 100 * s["test_accuracy_ci_high"].to_numpy(dtype=float)
+    mean, lo, hi = (100 * s[f"test_accuracy_{k}"].to_numpy(dtype=float) for k in ("mean", "ci_low", "ci_high"))
+    below = axes_util.below_axis_mask(mean, axes_util.all_at_chance(s))
     err = np.vstack([np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)])
     for i, a in enumerate(acts):
+        n = int(s.loc[a, "n"]) if np.isfinite(s.loc[a, "n"]) else 0
+        if below[i]:
+            axes_util.mark_below_axis(ax, x[i], f"{a}\n{mean[i]:.2f}%\n(below axis)", colors[a])
+            continue
         ax.errorbar(x[i], mean[i], yerr=err[:, i : i + 1], fmt="o", ms=7, capsize=6, color=colors[a])
-        n = int(s.loc[a, "n"])
         ax.annotate(
             f"{mean[i]:.2f}\nn={n}" if np.isfinite(mean[i]) else f"n={n}",
             (x[i], mean[i] if np.isfinite(mean[i]) else 0),
@@ -91,16 +110,24 @@ def plot_accuracy(s: pd.DataFrame, acts, colors, baseline, title: str, path: Pat
             va="center",
             fontsize=8,
         )
-    if baseline in acts and np.isfinite(mean[acts.index(baseline)]):
+    if baseline in acts and np.isfinite(mean[acts.index(baseline)]) and not below[acts.index(baseline)]:
         ax.axhline(mean[acts.index(baseline)], color="grey", ls="--", lw=1, label=f"baseline ({baseline})")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ylim = axes_util.accuracy_ylim(lo, hi, mean, ~below)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_xticks(x, acts, rotation=20 if len(acts) > 5 else 0)
     ax.set_xlim(-0.6, len(acts) - 0.2)
     ax.set_xlabel("activation")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"Test accuracy: {title}\n(mean over seeds, 95% CI)", fontsize=11)
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy(s: pd.DataFrame, acts, colors, baseline, title: str, path: Path) -> Path:
+    return save_figure(accuracy_figure(s, acts, colors, baseline, title), path)
 
 
 def plot_time(r: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
@@ -128,23 +155,19 @@ def plot_time(r: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_layers(e: pd.DataFrame, cols: list[str], acts, colors, log: bool, title: str, path: Path) -> Path:
+def layers_figure(e: pd.DataFrame, cols: list[str], acts, colors, log: bool, title: str):
+    """One panel per layer column: the measure by epoch per activation; log y with readable labels."""
     import matplotlib.pyplot as plt
-    import matplotlib.ticker as mticker
 
     n = len(cols)
     ncols = n if n <= 3 else (2 if n == 4 else 3)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.4 * nrows + 0.9), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.4 * nrows + 0.9), squeeze=False, dpi=DPI)
     for k, col in enumerate(cols):
         ax = axes[k // ncols][k % ncols]
         _draw_bands(ax, e, col, acts, colors, alpha=0.15)
         if log and (numeric(e[col]) > 0).any():
-            ax.set_yscale("log")
-            fmt = mticker.FuncFormatter(lambda v, _: f"{v:g}")
-            ax.yaxis.set_major_formatter(fmt)
-            ax.yaxis.set_minor_formatter(fmt)
-            ax.tick_params(axis="y", which="minor", labelsize=7)
+            axes_util.readable_log_yaxis(ax)
         ax.set_title(col.split("/", 1)[1], fontsize=10)
         ax.set_xlabel("epoch")
         ax.set_ylabel(col.split("/", 1)[0])
@@ -152,22 +175,16 @@ def plot_layers(e: pd.DataFrame, cols: list[str], acts, colors, log: bool, title
         ax.xaxis.get_major_locator().set_params(integer=True)
     for k in range(n, nrows * ncols):
         axes[k // ncols][k % ncols].set_visible(False)
-    handles, labels = axes[0][0].get_legend_handles_labels()
     fig.suptitle(f"{title}\n(mean over seeds; band = min..max)", fontsize=11)
-    fig.legend(
-        handles,
-        labels,
-        title="activation",
-        loc="lower center",
-        ncol=min(len(labels), 6) or 1,
-        fontsize=8,
-        title_fontsize=8,
-    )
-    fig.tight_layout(rect=(0, 0.1 if nrows == 1 else 0.06, 1, 1))
-    return _save_no_layout(fig, path)
+    legend_below(fig, axes[0][0])
+    return fig
 
 
-def _save_no_layout(fig, path: Path) -> Path:
+def plot_layers(e: pd.DataFrame, cols: list[str], acts, colors, log: bool, title: str, path: Path) -> Path:
+    return save_figure(layers_figure(e, cols, acts, colors, log, title), path)
+
+
+def save_figure(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig.savefig(path, dpi=DPI)

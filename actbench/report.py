@@ -14,7 +14,16 @@ import pandas as pd
 
 from . import format as fmt
 from . import plots as draw
-from .results import AT_CHANCE_MARGIN, FIXED_SUMMARY_COLUMNS, GROUP_KEYS, RUN_KEYS, ResultSet, read_result_set
+from . import plots_overview
+from .results import (
+    AT_CHANCE_MARGIN,
+    FIXED_SUMMARY_COLUMNS,
+    GROUP_KEYS,
+    RUN_KEYS,
+    TUNED_MODEL,
+    ResultSet,
+    read_result_set,
+)
 from .stats import at_chance_mask, diverged_mask, numeric, summarize
 
 LAYER_PLOTS = (  # (measure, title, log scale, file stem)
@@ -51,6 +60,9 @@ def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
 
     pngs: list[Path] = []
     md = [f"# actbench report: {config.get('name') or result_dir.name}", ""]
+    description = str(config.get("description") or "").strip()
+    if description:  # the config's free text: what this result set is for
+        md += [description, ""]
     md += _meta_section(meta, rs)
     shapes = _plot_activation_shapes(entries, out_dir / "activations.png")
     if shapes is not None:
@@ -63,7 +75,14 @@ def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
             "",
         ]
         pngs.append(shapes)
+    overview_done: set[str] = set()
     for (dataset, model), sgrp in summary.groupby(["dataset", "model"], sort=False):
+        if dataset not in overview_done:
+            overview_done.add(dataset)
+            in_dataset = summary[summary["dataset"] == dataset]
+            section, png = _models_compared(in_dataset, _config_model_order(config), acts_all, colors, out_dir)
+            md += section
+            pngs += [png] if png is not None else []
         acts = [a for a in acts_all if a in set(sgrp["activation"])]
         r = runs[(runs["dataset"] == dataset) & (runs["model"] == model)]
         e = None if epochs is None else epochs[(epochs["dataset"] == dataset) & (epochs["model"] == model)]
@@ -118,6 +137,39 @@ def _plots(
                     )
                 )
     return plots
+
+
+def _config_model_order(config: dict) -> list[str]:
+    """The labels of the config's models (or variants) in the order written: summary.csv sorts by name."""
+    entries = config.get("models") or config.get("variants") or []
+    return [str(m["label"]) for m in entries if isinstance(m, dict) and m.get("label")]
+
+
+def _models_compared(
+    s: pd.DataFrame, config_order: list[str], acts_all: list[str], colors: dict, out_dir: Path
+) -> tuple[list[str], Path | None]:
+    """The "models compared" section and figure of one dataset's summary rows; nothing for one model.
+    Models in the config's order, then any others in summary order. The tuned comparison is left
+    out: it mixes variants, so it is no model of its own."""
+    s = s[s["model"].astype(str) != TUNED_MODEL]
+    in_summary = list(dict.fromkeys(s["model"].astype(str)))
+    models = [m for m in config_order if m in in_summary] + [m for m in in_summary if m not in config_order]
+    if len(models) < 2:
+        return [], None
+    dataset = str(s["dataset"].iloc[0])
+    acts = [a for a in acts_all if a in set(s["activation"])]
+    png = plots_overview.plot_models(s, models, acts, colors, dataset, out_dir / f"{_slug(dataset)}-models.png")
+    ratio = (
+        " and (b) the smallest ratio of the first layer's gradient norm to the output layer's over the epochs, "
+        "on a log scale: the lower it is, the more the gradients vanish on their way back"
+        if plots_overview.has_grad_ratio(s)
+        else ""
+    )
+    text = (
+        f"The {len(models)} models ({', '.join(models)}) side by side, one colour per activation: "
+        f"(a) the test accuracy (mean over seeds with its 95% CI){ratio}."
+    )
+    return [f"## {dataset}: models compared", "", text, "", f"![{dataset}: models compared]({png.name})", ""], png
 
 
 def _group_section(sgrp: pd.DataFrame, plots: list[tuple[str, Path]]) -> list[str]:

@@ -66,3 +66,29 @@ def test_report_two_models_and_no_val_split(tmp_path):
     d = write_dir(tmp_path / "res", pd.concat([r1, r2]), pd.concat([e1, e2]), metadata())
     names = [p.name for p in write_report(d)]
     assert "mnist-cnn_a-curves.png" in names and "mnist-cnn_b-curves.png" in names
+
+
+def test_report_models_compared_section_and_description(tmp_path):
+    frames = [make_frames(model=m, rng_seed=i) for i, m in enumerate(("depth1", "depth3", "depth5"))]
+    meta = metadata()
+    meta["config"].update(description="Does the gradient vanish with depth?", tune=True)
+    meta["config"]["models"] = [{"label": m} for m in ("depth5", "depth1", "depth3")]  # config order, not by name
+    d = write_dir(tmp_path / "res", pd.concat(r for r, _ in frames), pd.concat(e for _, e in frames), meta)
+    paths = write_report(d)
+    assert "mnist-models.png" in [p.name for p in paths]
+    md = paths[0].read_text()
+    lines = md.splitlines()
+    assert lines[0] == "# actbench report: fake-mnist" and lines[2] == "Does the gradient vanish with depth?"
+    overview = md.index("## mnist: models compared")
+    assert overview < md.index("## mnist / depth1") and "The 3 models (depth5, depth1, depth3)" in md
+    assert "![mnist: models compared](mnist-models.png)" in md
+    # the tuned comparison keeps its own section but is no model of the overview
+    assert "## mnist / tuned (each activation" in md
+
+
+def test_report_one_model_has_no_overview_nor_description(tmp_path):
+    d = make_result_dir(tmp_path / "res")
+    paths = write_report(d)
+    md = paths[0].read_text()
+    assert "models compared" not in md and "mnist-models.png" not in [p.name for p in paths]
+    assert md.splitlines()[2].startswith("- Config hash")
