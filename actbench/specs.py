@@ -1,0 +1,274 @@
+"""The config's parts as pydantic models: activations, model, optimizer, training, variants,
+diagnostics, output (Experiment, in config.py, holds them), and how a variant or a model's
+`training` changes apply to the experiment's model and training.
+
+Values are strict (no true -> 1, no "1" -> 1; an integer is accepted where a number is
+expected) and floats must be finite. Nothing here imports Keras.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_serializer, model_validator
+
+from . import activations as activation_registry
+from . import datasets
+from .errors import did_you_mean
+from .model import KERNEL_INITIALIZERS
+
+DATASET_NAMES = datasets.names()
+LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._=+:-]*"
+TUNED_LABEL = "tuned"  # results.TUNED_MODEL (not imported: results needs pandas, validate does not)
+MAX_SEED = 2**31 - 1  # every backend's seeding accepts it
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+    def _settle(self, **derived: Any) -> None:
+        """Fill derived fields while the model is being validated, before anyone holds it:
+        the only writes a frozen config ever sees."""
+        for key, value in derived.items():
+            object.__setattr__(self, key, value)
+
+
+class Patch(Strict):
+    """A partial override: every field optional, None meaning "not given" (left out when dumped)."""
+
+    @model_serializer(mode="wrap")
+    def _given_only(self, handler):
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+def patch_of(spec: type[BaseModel], name: str, exclude: tuple[str, ...] = ()) -> type[Patch]:
+    """A Patch with the fields (types and bounds) of `spec`, each optional: what a variant may override."""
+    fields: dict[str, Any] = {}
+    for key, f in spec.model_fields.items():
+        if key not in exclude:
+            typ: Any = Annotated.__class_getitem__((f.annotation, *f.metadata)) if f.metadata else f.annotation  # type: ignore[attr-defined]
+            fields[key] = (Optional[typ], None)  # noqa: UP045 (typ is a runtime value, not an annotation)
+    return create_model(name, __base__=Patch, **fields)
+
+
+class ActivationSpec(Strict):
+    """One activation in the grid: a registry name (or module:function) and its parameters.
+
+    Written in YAML as a name (`relu`) or a mapping (`{name: leaky_relu, negative_slope: 0.1}`);
+    the label defaults to the name plus its parameters."""
+
+    model_config = ConfigDict(extra="allow")  # the parameters; checked against the registry below
+    name: str
+    label: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"name": data}
+        if not isinstance(data, (dict, ActivationSpec)):
+            raise ValueError("expected an activation name, or a mapping with a 'name' key and its parameters")
+        if isinstance(data, dict) and "label" in data and data["label"] is None:
+            return {k: v for k, v in data.items() if k != "label"}  # `label: null` means the default
+        return data
+
+    @model_validator(mode="after")
+    def _known_and_labelled(self) -> ActivationSpec:
+        activation_registry.check_entry(self.name, self.params)
+        if not self.label:
+            self._settle(label=activation_registry.default_label(self.name, self.params))
+        elif not re.fullmatch(LABEL_PATTERN, self.label):
+            raise ValueError(f"label '{self.label}' may use letters, digits and . _ = + : - only")
+        return self
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+CLIP_FIELDS = ("clipnorm", "clipvalue", "global_clipnorm")
+
+
+class OptimizerSpec(Strict):
+    name: Literal["adam", "sgd", "rmsprop"] = "adam"
+    learning_rate: float = Field(default=0.001, gt=0)
+    momentum: float = Field(default=0.0, ge=0)
+    clipnorm: PositiveFloat | None = None  # each weight's gradient clipped to this L2 norm
+    clipvalue: PositiveFloat | None = None  # each gradient value clipped to [-clipvalue, clipvalue]
+    global_clipnorm: PositiveFloat | None = None  # all gradients together clipped to this L2 norm
+
+    @model_validator(mode="after")
+    def _momentum_where_it_exists(self):
+        if self.momentum and self.name == "adam":
+            raise ValueError("momentum applies to sgd and rmsprop only, not adam")
+        clips = [k for k in CLIP_FIELDS if getattr(self, k) is not None]
+        if len(clips) > 1:
+            raise ValueError(
+                f"give at most one of {', '.join(CLIP_FIELDS)} (Keras allows one), not {' and '.join(clips)}"
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_new_defaults(self, handler):
+        """Clipping was added after configs were hashed: left out when unset, so older configs keep their hash."""
+        return drop_defaults(handler(self), dict.fromkeys(CLIP_FIELDS))
+
+
+OptimizerPatch = patch_of(OptimizerSpec, "OptimizerPatch")
+
+
+class TrainingPatch(Patch):
+    """What a model or variant may change of `training`: optimizer settings, epochs and batch size.
+    The data settings (validation split, limits) stay the grid's, so every variant sees the same examples."""
+
+    optimizer: OptimizerPatch | None = None  # type: ignore[valid-type]
+    epochs: int | None = Field(default=None, gt=0)
+    batch_size: int | None = Field(default=None, gt=0)
+
+
+class ModelSpec(Strict):
+    label: str = "reference"
+    conv_filters: list[int] = Field(default=[32], min_length=1)
+    kernel_size: int = Field(default=3, gt=0)
+    pool_size: int = Field(default=2, gt=0)
+    padding: Literal["valid", "same"] = "valid"
+    dense_units: list[int] = Field(default=[128])
+    batch_norm: bool = False  # kept for old configs: an alias of norm: batch
+    norm: Literal["none", "batch", "layer"] = "none"
+    residual: bool = False
+    kernel_initializer: str = "glorot_uniform"
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    training: TrainingPatch | None = None  # this model's changes to `training` (e.g. a learning rate)
+
+    @field_validator("conv_filters", "dense_units")
+    @classmethod
+    def _positive(cls, v):
+        if any(n <= 0 for n in v):
+            raise ValueError("every entry must be a positive integer")
+        return v
+
+    @field_validator("kernel_initializer")
+    @classmethod
+    def _known_initializer(cls, v):
+        if v not in KERNEL_INITIALIZERS:
+            raise ValueError(
+                f"unknown kernel_initializer '{v}'{did_you_mean(v, list(KERNEL_INITIALIZERS))}; "
+                f"valid: {', '.join(KERNEL_INITIALIZERS)}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _norm_and_its_alias(self) -> ModelSpec:
+        """batch_norm: true is norm: batch; given together they must agree. Afterwards both say the same."""
+        given = self.model_fields_set
+        if "norm" in given and "batch_norm" in given and self.batch_norm != (self.norm == "batch"):
+            raise ValueError(
+                f"batch_norm: {str(self.batch_norm).lower()} contradicts norm: {self.norm}; "
+                "batch_norm is the old spelling of norm: batch, give norm alone"
+            )
+        if self.batch_norm:
+            self._settle(norm="batch")
+        self._settle(batch_norm=self.norm == "batch")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_new_defaults(self, handler):
+        """Fields added after configs were hashed are left out at their defaults, so every older
+        config keeps its hash; norm is left out unless it is layer (batch_norm says none/batch)."""
+        data = handler(self)
+        if data.get("norm") != "layer":
+            data.pop("norm", None)
+        return drop_defaults(data, {"residual": False, "kernel_initializer": "glorot_uniform", "training": None})
+
+
+class TrainingSpec(Strict):
+    optimizer: OptimizerSpec = OptimizerSpec()
+    epochs: int = Field(default=2, gt=0)
+    batch_size: int = Field(default=32, gt=0)
+    validation_split: float = Field(default=0.1, ge=0.0, lt=1.0)
+    train_limit: int | None = Field(default=None, gt=0)
+    test_limit: int | None = Field(default=None, gt=0)
+    deterministic: bool = True
+    engine: Literal["packed", "sequential"] = "packed"
+
+    @model_validator(mode="after")
+    def _global_clip_alone(self):
+        # The packed engine trains every activation of a group in one model with one optimizer:
+        # a global norm would be taken over all of them together and couple their training.
+        if self.optimizer.global_clipnorm is not None and self.engine == "packed":
+            raise ValueError(
+                "optimizer.global_clipnorm needs engine: sequential (the packed engine's one optimizer "
+                "would clip all activations' gradients together); or use clipnorm, which is per weight"
+            )
+        return self
+
+
+ModelPatch = patch_of(ModelSpec, "ModelPatch", exclude=("label", "training"))
+
+
+class VariantSpec(Strict):
+    """One labelled entry of `variants:`: changes to the experiment's `model` and/or `training`."""
+
+    label: str
+    model: ModelPatch | None = None  # type: ignore[valid-type]
+    training: TrainingPatch | None = None
+
+    @field_validator("label")
+    @classmethod
+    def _label_pattern(cls, v):
+        if not re.fullmatch(LABEL_PATTERN, v):
+            raise ValueError(f"label '{v}' may use letters, digits and . _ = + : - only")
+        return v
+
+
+class DiagnosticsSpec(Strict):
+    gradients: bool = True
+    dead_units: bool = True
+    saturation: bool = True
+    timing: bool = True
+    probe_size: int = Field(default=256, gt=0)
+    dead_threshold: float = Field(default=1e-3, gt=0)
+    saturation_margin: float = Field(default=1e-2, gt=0)
+
+
+class OutputSpec(Strict):
+    dir: str | None = None
+
+
+def patched_training(base: TrainingSpec, patch: TrainingPatch | None) -> TrainingSpec:
+    """`base` with the changes of `patch` (None: base itself)."""
+    if patch is None:
+        return base
+    return TrainingSpec.model_validate(_merged(base.model_dump(), patch.model_dump()))
+
+
+def variant_model(base: ModelSpec, variant: VariantSpec) -> ModelSpec:
+    """The model of a variant: `base` with the variant's label and changes; its training changes
+    follow those of `base` (a variant's win where both set the same field)."""
+    data = base.model_dump()
+    changes: dict[str, Any] = variant.model.given() if variant.model is not None else {}
+    if {"norm", "batch_norm"} & changes.keys():  # either spelling replaces the base's normalization
+        data.pop("norm", None)
+        data.pop("batch_norm", None)
+    data.update(changes, label=variant.label)
+    if variant.training is not None:
+        data["training"] = _merged(data.get("training") or {}, variant.training.model_dump())
+    return ModelSpec.model_validate(data)
+
+
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """base with changes applied, nested mappings merged key by key."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """`data` without the keys whose value equals the given default."""
+    return {k: v for k, v in data.items() if k not in defaults or v != defaults[k]}
