@@ -88,11 +88,43 @@ def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
         e = None if epochs is None else epochs[(epochs["dataset"] == dataset) & (epochs["model"] == model)]
         plots = _plots(sgrp, r, e, acts, colors, baseline, out_dir)
         md += _group_section(sgrp, plots)
+        if model == TUNED_MODEL:
+            md += _tuning_table(summary[summary["dataset"] == dataset], _config_model_order(config))
         pngs += [p for _, p in plots]
 
     report_md = out_dir / "report.md"
     report_md.write_text("\n".join(md).rstrip() + "\n", encoding="utf-8")
     return [report_md, *pngs]
+
+
+def _tuning_table(in_dataset: pd.DataFrame, model_order: list[str]) -> list[str]:
+    """Tuned next to untuned: each activation's mean validation / test accuracy under every model
+    or variant, the chosen one (highest validation accuracy) in bold."""
+    tuned = in_dataset[in_dataset["model"] == TUNED_MODEL].set_index("activation")["tuned_choice"]
+    others = in_dataset[in_dataset["model"] != TUNED_MODEL]
+    models = [m for m in model_order if m in set(others["model"])]
+    models += [m for m in dict.fromkeys(others["model"]) if m not in models]
+    cells = others.set_index(["activation", "model"])
+    md = [
+        "### Tuned vs untuned",
+        "",
+        "Mean validation accuracy / mean test accuracy (%) of each activation under each model or variant; "
+        "**bold**: the one tuning chose (highest validation accuracy; test accuracy is not looked at to choose).",
+        "",
+        "| activation | " + " | ".join(models) + " |",
+        "|---|" + "---:|" * len(models),
+    ]
+    for act, choice in tuned.items():
+        row = []
+        for m in models:
+            if (act, m) not in cells.index:
+                row.append(fmt.MISSING)
+                continue
+            c = cells.loc[(act, m)]
+            text = f"{fmt.percent(c['val_accuracy_mean'])} / {fmt.percent(c['test_accuracy_mean'])}"
+            row.append(f"**{text}**" if m == choice else text)
+        md.append(f"| {act} | " + " | ".join(row) + " |")
+    return md + [""]
 
 
 def _good_frames(rs: ResultSet) -> tuple[pd.DataFrame, pd.DataFrame | None]:

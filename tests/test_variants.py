@@ -225,3 +225,9 @@ def test_tuned_comparison_in_terminal_and_report(tmp_path, capsys):
     assert "tuned (each activation with the model or variant" in printed and "relu @ b" in printed
     report = write_report(out)[0].read_text()
     assert "## mnist / tuned" in report and "tanh @ b" in report
+    table = report[report.index("### Tuned vs untuned") :].splitlines()
+    assert table[4] == "| activation | a | b |"
+    s = summarize(runs, epochs, tune=True).set_index(["activation", "model"])
+    relu_b = s.loc[("relu", "b")]
+    chosen = f"**{100 * relu_b['val_accuracy_mean']:.2f} / {100 * relu_b['test_accuracy_mean']:.2f}**"
+    assert next(line for line in table if line.startswith("| relu |")).endswith(f"| {chosen} |")
