@@ -90,7 +90,7 @@ def summarize(
         out_rows += rows
         if tune:
             out_rows += _tuned_rows(in_dataset, rows, diag, curves)
-    for _, rows in groupby_rows(out_rows):
+    for _, rows in _by_group(out_rows):
         _verdicts_vs_baseline(rows, baseline, alpha)
 
     df = pd.DataFrame(out_rows, columns=[*FIXED_SUMMARY_COLUMNS, *[f"{d}_mean" for d in diag]])
@@ -101,7 +101,7 @@ def summarize(
     return df.reset_index(drop=True)
 
 
-def groupby_rows(rows: list[dict]) -> list[tuple[tuple[str, str], list[dict]]]:
+def _by_group(rows: list[dict]) -> list[tuple[tuple[str, str], list[dict]]]:
     """Summary rows grouped by (dataset, model), in order of first appearance."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
