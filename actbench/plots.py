@@ -67,9 +67,40 @@ def curves_figure(e: pd.DataFrame, acts, colors, title: str):
         ax.set_title(f"{label.capitalize()}: mean, band = min..max over seeds", fontsize=10)
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
+    outliers = _curve_outliers(e, acc_col, acts)
+    if outliers:  # the y range of the others, so one activation that did not learn hides nobody's curve
+        for ax, col in ((axes[0], acc_col), (axes[1], loss_col)):
+            _zoom_on_learners(ax, e, col, [a for a in acts if a not in outliers], outliers)
     fig.suptitle(f"Learning curves: {title}")
     legend_below(fig, axes[0])
     return fig
+
+
+def _curve_outliers(e: pd.DataFrame, acc_col: str, acts) -> list[str]:
+    """Activations whose last-epoch mean accuracy is far below the others' (plot_axes.below_axis_mask)."""
+    last = [_band(e[e["activation"] == a], acc_col) for a in acts]
+    final = np.array([100 * b["mean"].iloc[-1] if len(b) else np.nan for b in last])
+    mask = axes_util.below_axis_mask(final, np.zeros(len(acts), dtype=bool))
+    return [a for a, out in zip(acts, mask) if out]
+
+
+def _zoom_on_learners(ax, e: pd.DataFrame, col: str, learners: list[str], outliers: list[str]) -> None:
+    """y limits from the learners' bands; the outliers' curves (drawn, clipped) named in a note."""
+    bands = [_band(e[e["activation"] == a], col) for a in learners]
+    values = np.concatenate([b[["min", "max"]].to_numpy(float).ravel() for b in bands if len(b)] or [np.array([])])
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return
+    low, high = float(values.min()), float(values.max())
+    pad = max(0.08 * (high - low), 1e-3)
+    ax.set_ylim(low - pad, high + pad)
+    notes = []
+    for a in outliers:
+        b = _band(e[e["activation"] == a], col)
+        if len(b):
+            notes.append(f"{a} ({b['mean'].iloc[0]:.3g} → {b['mean'].iloc[-1]:.3g})")
+    where = "below" if col.endswith("accuracy") else "above"
+    ax.text(0.01, 0.02, f"off the axis ({where}): " + ", ".join(notes), transform=ax.transAxes, fontsize=7, color="0.3")
 
 
 def plot_curves(e: pd.DataFrame, acts, colors, title: str, path: Path) -> Path:

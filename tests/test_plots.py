@@ -155,3 +155,20 @@ def test_models_figure_without_gradient_ratio_has_the_accuracy_panel_only():
 )
 def test_log_label_mantissas_thin_out_with_range_and_axis_size(decades, points_per_decade, expected):
     assert plot_axes.log_label_mantissas(decades, points_per_decade, font_points=10) == expected
+
+
+def test_learning_curves_zoom_on_the_activations_that_learned():
+    _, epochs = make_frames(activations=("relu", "gelu", "sigmoid"))
+    stuck = epochs["activation"] == "sigmoid"
+    epochs.loc[stuck, "val_accuracy"], epochs.loc[stuck, "val_loss"] = 0.11, 2.30  # at chance throughout
+    acts = ["relu", "gelu", "sigmoid"]
+    fig = plots.curves_figure(epochs, acts, plots.colors(acts), "t")
+    acc, loss = fig.axes[:2]
+    learned = epochs[~stuck]
+    assert acc.get_ylim()[0] > 0.5 and acc.get_ylim()[0] <= learned["val_accuracy"].min()
+    assert loss.get_ylim()[1] < 2.0 and loss.get_ylim()[1] >= learned["val_loss"].max()
+    assert "sigmoid (0.11 → 0.11)" in acc.texts[0].get_text() and "above" in loss.texts[0].get_text()
+    plt.close(fig)
+    fig = plots.curves_figure(epochs[~stuck], acts[:2], plots.colors(acts), "t")
+    assert not fig.axes[0].texts  # nobody far below: nothing zoomed, nothing noted
+    plt.close(fig)
