@@ -199,6 +199,8 @@ def layers_figure(e: pd.DataFrame, cols: list[str], acts, colors, log: bool, tit
         _draw_bands(ax, e, col, acts, colors, alpha=0.15)
         if log and (numeric(e[col]) > 0).any():
             axes_util.readable_log_yaxis(ax)
+        elif not log and (numeric(e[col]).dropna() >= 0).all():
+            ax.set_ylim(bottom=0)  # fractions: no negative part of the axis
         ax.set_title(col.split("/", 1)[1], fontsize=10)
         ax.set_xlabel("epoch")
         ax.set_ylabel(col.split("/", 1)[0])
