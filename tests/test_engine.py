@@ -157,21 +157,29 @@ def test_in_memory_loop_equals_keras_fit(tmp_path, activations):
     data = datasets.prepare(datasets.load("mnist_sample"), train_limit=125, test_limit=50, validation_split=0.2)
     assert len(data.y_train) == 100
     logs = {}
-    loops = {"in-memory": lambda model: InMemoryLoop(model, steps_per_call=4), "fit": KerasFitLoop}
+    loops = {
+        "fit": KerasFitLoop,
+        "sliced": lambda model: InMemoryLoop(model, steps_per_call=4),
+        "resident": lambda model: InMemoryLoop(model, steps_per_call=4, resident=True),  # as on a GPU
+    }
+    orders = [engine.epoch_order(100, 0, e) for e in (1, 2)]
     for kind, make_loop in loops.items():
         model, _ = engine.compile_group(data, exp.models[0], exp.activation_specs, 0, exp.training)
         trainer = make_loop(model)
-        orders = [engine.epoch_order(100, 0, e) for e in (1, 2)]
-        epochs = [
-            trainer.train_epoch(data.x_train[o], data.y_train[o], 16, validation=(data.x_val, data.y_val))
+        val = (data.x_val, data.y_val)
+        epochs = [  # fit gets the permuted arrays; the loops take the order, as the engine calls them
+            trainer.train_epoch(data.x_train[o], data.y_train[o], 16, validation=val)
+            if kind == "fit"
+            else trainer.train_epoch(data.x_train, data.y_train, 16, order=o, validation=val)
             for o in orders
         ]
         logs[kind] = (epochs, trainer.evaluate(data.x_test, data.y_test, 16), [w.copy() for w in model.get_weights()])
-    (epochs_a, test_a, weights_a), (epochs_b, test_b, weights_b) = logs.values()
-    assert epochs_a == epochs_b and test_a == test_b
-    assert set(epochs_a[0]) >= {"loss", "val_loss"} and len(test_a) > 1
-    for a, b in zip(weights_a, weights_b):
-        np.testing.assert_array_equal(a, b)
+    epochs_b, test_b, weights_b = logs.pop("fit")
+    for epochs_a, test_a, weights_a in logs.values():
+        assert epochs_a == epochs_b and test_a == test_b
+        assert set(epochs_a[0]) >= {"loss", "val_loss"} and len(test_a) > 1
+        for a, b in zip(weights_a, weights_b, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_missing_deterministic_kernel_stops_with_a_config_error(tmp_path):

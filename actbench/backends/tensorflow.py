@@ -1,7 +1,8 @@
 """The TensorFlow adapter: op determinism and threads, and InMemoryLoop.
 
 InMemoryLoop runs Keras' own model.train_step / model.test_step inside one tf.function
-per STEPS_PER_CALL batches, on batches gathered from the arrays placed on the device once. The math
+per STEPS_PER_CALL batches, on batches sliced from the arrays in memory (on a GPU: gathered from
+arrays placed on the device once). The math
 (forward pass, losses, gradients, optimizer update, metrics) is Keras' own, so the numbers
 equal model.fit's and model.evaluate's bit for bit (tests/test_engine.py checks); what it
 leaves out is fit's machinery around the step (tf.data iterator, callbacks). On a 2-core
@@ -58,7 +59,9 @@ class TensorFlowBackend(Backend):
         return [f"{d.device_type}:{d.name}" for d in tf.config.list_physical_devices()]
 
     def loop(self, model):
-        return InMemoryLoop(model)
+        import tensorflow as tf
+
+        return InMemoryLoop(model, resident=bool(tf.config.list_logical_devices("GPU")))
 
     def kernel_gradients(self, probe, kernels, x, loss_of_outputs):
         import tensorflow as tf
@@ -94,21 +97,23 @@ class TensorFlowBackend(Backend):
 
 
 class InMemoryLoop:
-    """Epochs of model.train_step / model.test_step over batches gathered on the device.
+    """Epochs of model.train_step / model.test_step over in-memory batches, STEPS_PER_CALL per call.
 
-    Each array goes to the device once while the loop lives (one loop per group); every call
-    then gets only the int32 indices of its batches, in the engine's order, and gathers them
-    there (tf.gather: exact, deterministic). fit would instead copy every batch from the host,
-    and the previous version of this loop copied each call's slices: on a GPU that is a
-    host-to-device transfer per call (~3 MB for 32 Fashion-MNIST batches of 32) and a host
-    permutation of the training set per epoch (~170 MB), gone here. The batches are the
-    same values in the same order, so the numbers are unchanged (the quickstart reference
-    reproduces exactly)."""
+    Two ways to feed a call, same batches, same numbers (tests hold both to model.fit):
+    - resident (the default on a GPU): each array goes to the device once while the loop lives
+      (one loop per group); a call gets only the int32 indices of its batches, in the engine's
+      order, and gathers them there (tf.gather: exact, deterministic). On a GPU this removes the
+      host permutation of the training set per epoch and a host-to-device copy per call, host
+      work the GPU waits for (~0.1 s per Fashion-MNIST epoch on this CPU: benchmarks/README.md).
+    - sliced (the default on the CPU, where "the device" is host memory and gathering costs as
+      much as slicing): the epoch's permutation is taken on the host, and each call gets its slices.
+    """
 
-    def __init__(self, model, steps_per_call: int = STEPS_PER_CALL):
+    def __init__(self, model, steps_per_call: int = STEPS_PER_CALL, resident: bool = False):
         self.model = model
         self.n_outputs = len(model.outputs)
         self.steps_per_call = steps_per_call
+        self.resident = resident
         self._train = self._test = None
         self._on_device: dict[int, tuple] = {}  # id(host array) -> (host array, tensor)
 
@@ -118,7 +123,7 @@ class InMemoryLoop:
         if self._train is None:
             self._train = self._function(self.model.train_step, x, y)
         self.model.reset_metrics()
-        self._run(self._train, x, y, np.arange(len(y)) if order is None else np.asarray(order), batch_size)
+        self._run(self._train, x, y, order, batch_size)
         logs = self._results()
         if validation is not None:
             x_val, y_val = validation
@@ -137,37 +142,61 @@ class InMemoryLoop:
         if self._test is None:
             self._test = self._function(self.model.test_step, x, y)
         self.model.reset_metrics()
-        self._run(self._test, x, y, np.arange(len(y)), batch_size)
+        self._run(self._test, x, y, None, batch_size)
         return self._results()
 
     def _function(self, step, x, y):
         import tensorflow as tf
 
-        n = self.n_outputs
+        n, example = self.n_outputs, list(x.shape[1:])
+        x_type, y_type = tf.as_dtype(x.dtype), tf.as_dtype(y.dtype)
 
-        def run(x_all, y_all, batches):  # batches: (the call's batches, batch) indices into x_all
+        def gathered(x_all, y_all, batches):  # batches: (the call's batches, batch) indices into x_all
             for j in tf.range(tf.shape(batches)[0]):
-                index = batches[j]
-                step((tf.gather(x_all, index), targets(tf.gather(y_all, index), n)))
+                step((tf.gather(x_all, batches[j]), targets(tf.gather(y_all, batches[j]), n)))
+            return 0
+
+        def sliced(xs, ys):  # xs: (the call's batches, batch, *example shape); ys: (batches, batch)
+            for j in tf.range(tf.shape(xs)[0]):
+                step((xs[j], targets(ys[j], n)))
             return 0
 
         # Sizes left open, so another array, a short last batch or call does not trace again.
-        signature = [
-            tf.TensorSpec([None, *x.shape[1:]], tf.as_dtype(x.dtype)),
-            tf.TensorSpec([None], tf.as_dtype(y.dtype)),
-            tf.TensorSpec([None, None], tf.int32),
-        ]
-        return tf.function(run, input_signature=signature)
+        if self.resident:
+            index = tf.TensorSpec([None, None], tf.int32)
+            return tf.function(
+                gathered,
+                input_signature=[tf.TensorSpec([None, *example], x_type), tf.TensorSpec([None], y_type), index],
+            )
+        return tf.function(
+            sliced, input_signature=[tf.TensorSpec([None, None, *example], x_type), tf.TensorSpec([None, None], y_type)]
+        )
 
-    def _run(self, function, x, y, index: np.ndarray, batch_size: int) -> None:
+    def _run(self, function, x, y, order, batch_size: int) -> None:
+        calls = self._gathered_calls if self.resident else self._sliced_calls
+        for args in calls(x, y, order, batch_size):
+            function(*args)
+
+    def _gathered_calls(self, x, y, order, batch_size: int):
         x_all, y_all = self._device(x), self._device(y)
+        index = (np.arange(len(y)) if order is None else np.asarray(order)).astype(np.int32)
         full = len(index) // batch_size
-        index = index.astype(np.int32)
         batches = index[: full * batch_size].reshape(full, batch_size)
         for start in range(0, full, self.steps_per_call):
-            function(x_all, y_all, batches[start : start + self.steps_per_call])
+            yield x_all, y_all, batches[start : start + self.steps_per_call]
         if len(index) > full * batch_size:  # the last, smaller batch, as fit runs it
-            function(x_all, y_all, index[full * batch_size :][None])
+            yield x_all, y_all, index[full * batch_size :][None]
+
+    def _sliced_calls(self, x, y, order, batch_size: int):
+        if order is not None:
+            x, y = x[order], y[order]
+        full = len(y) // batch_size
+        xs = np.reshape(x[: full * batch_size], (full, batch_size, *x.shape[1:]))
+        ys = np.reshape(y[: full * batch_size], (full, batch_size))
+        for start in range(0, full, self.steps_per_call):
+            yield xs[start : start + self.steps_per_call], ys[start : start + self.steps_per_call]
+        if len(y) > full * batch_size:  # the last, smaller batch, as fit runs it
+            yield x[full * batch_size :][None], y[full * batch_size :][None]
 
     def _device(self, array):
         """array as a tensor on the default device, copied once while this loop lives."""
