@@ -159,3 +159,19 @@ def import_quietly(package: str) -> None:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+class DeviceCopies:
+    """Host arrays copied to the device once while a training loop lives: copies(array) -> the
+    device copy made by `put` (jax.device_put, tf.constant), looked up by the host array."""
+
+    def __init__(self, put):
+        self._put = put
+        self._copies: dict[int, tuple] = {}  # id(host array) -> (host array, device copy)
+
+    def __call__(self, array):
+        key = id(array)
+        if key not in self._copies:
+            # The host array is kept too, so its id cannot be reused by another array.
+            self._copies[key] = (array, self._put(array))
+        return self._copies[key][1]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import DeviceCopies
 from .fit import targets
 
 
@@ -44,7 +45,7 @@ class CompiledEpochLoop:
         self.model = model
         self.n_outputs = len(model.outputs)
         self.whole_epoch = jax.default_backend() != "cpu" if whole_epoch is None else whole_epoch
-        self._on_device: dict[int, tuple] = {}  # id(host array) -> (host array, device array)
+        self._device = DeviceCopies(jax.device_put)
         self._built = False
         self._train = self._driver(model.train_step)
         self._test = self._driver(model.test_step)
@@ -145,16 +146,6 @@ class CompiledEpochLoop:
             example = (x[:batch_size], targets(y[:batch_size], self.n_outputs))
             self.model._symbolic_build(data_batch=example)  # Keras' own build, as fit calls it
             self._built = True
-
-    def _device(self, array):
-        """array on the default device, copied once while this loop lives."""
-        import jax
-
-        key = id(array)
-        if key not in self._on_device:
-            # The host array is kept too, so its id cannot be reused by another array.
-            self._on_device[key] = (array, jax.device_put(array))
-        return self._on_device[key][1]
 
 
 def _batches(index: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from . import STEPS_PER_CALL
-from .base import Backend
+from .base import Backend, DeviceCopies
 from .fit import targets
 
 
@@ -115,7 +115,7 @@ class InMemoryLoop:
         self.steps_per_call = steps_per_call
         self.resident = resident
         self._train = self._test = None
-        self._on_device: dict[int, tuple] = {}  # id(host array) -> (host array, tensor)
+        self._device = DeviceCopies(_as_tensor)  # used when resident
 
     def train_epoch(self, x, y, batch_size: int, order=None, validation=None) -> dict:
         """One pass over (x, y) in `order` (None: as given), then over `validation`
@@ -198,15 +198,12 @@ class InMemoryLoop:
         if len(y) > full * batch_size:  # the last, smaller batch, as fit runs it
             yield x[full * batch_size :][None], y[full * batch_size :][None]
 
-    def _device(self, array):
-        """array as a tensor on the default device, copied once while this loop lives."""
-        import tensorflow as tf
-
-        key = id(array)
-        if key not in self._on_device:
-            # The host array is kept too, so its id cannot be reused by another array.
-            self._on_device[key] = (array, tf.constant(array))
-        return self._on_device[key][1]
-
     def _results(self) -> dict:
         return {k: float(v) for k, v in self.model.get_metrics_result().items()}
+
+
+def _as_tensor(array):
+    """array as a tensor on TensorFlow's default device."""
+    import tensorflow as tf
+
+    return tf.constant(array)
