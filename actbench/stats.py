@@ -81,6 +81,7 @@ def summarize(
     of runs (see SUMMARY_COLUMNS for each definition).
     """
     runs, diag = typed_runs(runs)
+    epochs = None if epochs is None or epochs.empty else _typed_epoch_keys(epochs)
     runs["final_val_accuracy"] = _final_val_accuracy(runs, epochs)
     curves = _curves_of_good_runs(runs, epochs)
     baseline = None if baseline in (None, "") else str(baseline)
@@ -150,11 +151,9 @@ def _tuned_rows(runs: pd.DataFrame, rows: list[dict], diag: list[str], curves: p
 
 def _final_val_accuracy(runs: pd.DataFrame, epochs: pd.DataFrame | None) -> pd.Series:
     """Each run's validation accuracy at its last epoch (NaN without epochs or a validation split)."""
-    if epochs is None or epochs.empty or "val_accuracy" not in epochs.columns:
+    if epochs is None or "val_accuracy" not in epochs.columns:
         return pd.Series(math.nan, index=runs.index)
-    ep = epochs.assign(seed=numeric(epochs["seed"]).astype("int64"), epoch=numeric(epochs["epoch"]))
-    for k in GROUP_KEYS:
-        ep[k] = ep[k].astype(str)
+    ep = epochs.assign(epoch=numeric(epochs["epoch"]))
     last = ep.sort_values("epoch", kind="mergesort").groupby(RUN_KEYS, sort=False).tail(1)
     last = last.assign(final_val_accuracy=numeric(last["val_accuracy"]))[[*RUN_KEYS, "final_val_accuracy"]]
     merged = runs[RUN_KEYS].merge(last, on=RUN_KEYS, how="left")
@@ -180,14 +179,19 @@ def typed_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 def _curves_of_good_runs(runs: pd.DataFrame, epochs: pd.DataFrame | None) -> pd.DataFrame | None:
     """curve_stats over the epochs of finished, non-diverged runs only."""
-    if epochs is None or epochs.empty:
+    if epochs is None:
         return None
+    keys = runs.loc[~runs["diverged"] & ~runs["failed"], RUN_KEYS].drop_duplicates()
+    return curve_stats(epochs.merge(keys, on=RUN_KEYS, how="inner"))
+
+
+def _typed_epoch_keys(epochs: pd.DataFrame) -> pd.DataFrame:
+    """epochs with the run keys typed as typed_runs types them (text, int seed), so they merge."""
     ep = epochs.copy()
     for k in GROUP_KEYS:
         ep[k] = ep[k].astype(str)
     ep["seed"] = numeric(ep["seed"]).astype("int64")
-    keys = runs.loc[~runs["diverged"] & ~runs["failed"], RUN_KEYS].drop_duplicates()
-    return curve_stats(ep.merge(keys, on=RUN_KEYS, how="inner"))
+    return ep
 
 
 def _activation_row(mine: pd.DataFrame, diag: list[str], curves: pd.DataFrame | None) -> dict:
