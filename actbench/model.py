@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import activations
+from . import activations, backends
 
 # kernel_initializer: Keras names, or "auto", resolved per activation by AUTO_INITIALIZERS.
 KERNEL_INITIALIZERS = (
@@ -68,9 +68,12 @@ class Tower:
 
 
 def build_tower(inputs, arch, num_classes: int, act_name: str, act_params: dict, prefix: str = "") -> Tower:
+    import keras
     from keras import layers
 
     fn, layer_factory = activations.keras_activation(act_name, act_params)
+    # On JAX a pooling whose gradient compiles deterministically on a GPU (backends/jax_pooling.py).
+    max_pooling = backends.for_name(keras.backend.backend()).max_pooling_2d
     init = resolve_initializer(arch.kernel_initializer, act_name)
     tower = Tower(output=None)
 
@@ -98,7 +101,7 @@ def build_tower(inputs, arch, num_classes: int, act_name: str, act_params: dict,
         if arch.residual:
             x = layers.Add(name=f"{prefix}add{i}")([x, _shortcut(block_input, x, f"{prefix}{{}}{i}", init)])
         x = activate(x, base)
-        x = layers.MaxPooling2D(arch.pool_size, padding=arch.padding, name=f"{prefix}pool{i}")(x)
+        x = max_pooling(arch.pool_size, arch.padding, f"{prefix}pool{i}")(x)
     x = layers.Flatten(name=f"{prefix}flatten")(x)
     for i, units in enumerate(arch.dense_units, start=1):
         base = f"dense{i}"

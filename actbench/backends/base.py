@@ -98,6 +98,12 @@ class Backend:
         traces or compiles, so that a timed call on such arrays measures running only."""
         raise NotImplementedError
 
+    def max_pooling_2d(self, pool_size: int, padding: str, name: str):
+        """The max-pooling layer actbench's models are built with on this backend: Keras' own."""
+        from keras import layers
+
+        return layers.MaxPooling2D(pool_size, padding=padding, name=name)
+
     def determinism_problem(self, error: BaseException) -> str | None:
         """One clear message when `error` says a deterministic op is not available on this
         device (what deterministic: true asked for); None for any other error."""

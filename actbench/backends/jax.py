@@ -28,6 +28,13 @@ class JaxBackend(Backend):
 
         return [str(d) for d in jax.devices()]
 
+    def max_pooling_2d(self, pool_size: int, padding: str, name: str):
+        # Keras' layer differentiates through select-and-scatter, which XLA refuses to compile
+        # on a GPU under deterministic ops; this one has the same numbers and no scatter.
+        from .jax_pooling import FirstMaxPooling2D
+
+        return FirstMaxPooling2D(pool_size, padding=padding, name=name)
+
     def loop(self, model):
         return CompiledEpochLoop(model)
 
