@@ -166,7 +166,7 @@ def test_merge_refuses_to_replace_files_without_overwrite(tmp_path):
         merge_dirs([src], out)
     r = cli("merge", src, "-o", out, "--overwrite")
     assert r.exit_code == 0, r.output
-    assert str(out / "runs.csv") in one_line(r.output) and "replaced" in r.output
+    assert str(out / "runs.csv") in one_line(r.output) and "--overwrite removed" in r.output
     assert (out / "runs.csv").read_text().startswith("config_hash,")
     assert_survive(mine)
 
