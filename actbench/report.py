@@ -1,6 +1,6 @@
 """Markdown report with PNG plots for one result dir.
 
-Matplotlib (Agg backend) is imported only inside write_report, so importing this module
+Matplotlib (Agg backend) is imported only when a report is drawn, so importing this module
 is cheap and never touches Keras/TensorFlow.
 """
 

@@ -6,6 +6,9 @@ own report files are replaced. Most tests use fake result dirs (no training); on
 one-run tiny config through the whole `run --overwrite` sequence.
 """
 
+import hashlib
+import json
+
 import pandas as pd
 import pytest
 from fake_results import make_frames, make_result_dir, metadata, write_dir
@@ -16,7 +19,7 @@ from actbench.cli import app
 from actbench.errors import ResultsError
 from actbench.merge import merge_dirs
 from actbench.report import write_report
-from actbench.results import ResultDir
+from actbench.results import MANIFEST_FILE, ResultDir
 
 runner = CliRunner()
 
@@ -82,6 +85,18 @@ def test_clear_keeps_a_report_file_the_user_edited_since(tmp_path):
     (d / "report" / "report.md").write_text("edited by hand")
     ResultDir(d).clear()
     assert (d / "report" / "report.md").read_text() == "edited by hand"
+
+
+def test_a_manifest_never_points_outside_its_folder(tmp_path):
+    d = make_result_dir(tmp_path / "res")
+    mine = plant_user_files(d)
+    write_report(d)
+    manifest = d / "report" / MANIFEST_FILE
+    data = json.loads(manifest.read_text())
+    data["files"]["../notes.txt"] = hashlib.sha256(b"my notes").hexdigest()  # hand-edited or damaged
+    manifest.write_text(json.dumps(data))
+    ResultDir(d).clear()
+    assert_survive(mine)
 
 
 # ---------------------------------------------------------------- report
