@@ -58,7 +58,12 @@ def user_errors(fn):
 
 # The options of `run`, declared here so that the command itself reads in one screen.
 _RUN_OPTIONS = {
-    "overwrite": typer.Option(False, "--overwrite", help="Delete results already in the output dir and start over."),
+    "overwrite": typer.Option(
+        False,
+        "--overwrite",
+        help="Delete the result files (runs.csv, epochs.csv, summary.csv, metadata.json) and the report "
+        "files actbench wrote in the output dir, and start over; nothing else there is touched.",
+    ),
     "resume": typer.Option(
         True,
         "--resume/--no-resume",
@@ -139,16 +144,25 @@ def run(
             reporter.stop()
         raise
     if report:
-        from .report import write_report
+        from .report import write_report_files
 
-        paths = write_report(outcome.output_dir)
-        render.info(f"report: {paths[0]}")
+        written = write_report_files(outcome.output_dir, overwrite=overwrite)
+        _say_replaced(written.replaced)
+        render.info(f"report: {written.paths[0]}")
     if outcome.failed:
         render.error(
             f"{len(outcome.failed)} run(s) failed with an error (recorded in runs.csv as failed; "
             "the next run into this dir retries them):\n  " + "\n  ".join(outcome.failed)
         )
         raise typer.Exit(1)
+
+
+def _say_replaced(paths: list[Path]) -> None:
+    """Name each file of the user's that --overwrite replaced: it is gone, so say so."""
+    from . import render
+
+    for path in paths:
+        render.warn(f"--overwrite replaced {path} (actbench had not written it)")
 
 
 @app.command()
@@ -315,6 +329,11 @@ def compare(
 def merge(
     dirs: list[Path] = typer.Argument(..., help="Result dirs to combine (shards or machines)."),
     output: Path = typer.Option(..., "--output", "-o", help="Dir to write the merged results into."),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Replace the result files already in the output dir (and delete the report files actbench wrote there).",
+    ),
 ):
     """Combine result dirs of one config into one and rebuild summary.csv.
 
@@ -322,8 +341,11 @@ def merge(
     """
     from . import render
     from .merge import merge_dirs
+    from .results import describe_removed
 
-    rep = merge_dirs(dirs, output)
+    rep = merge_dirs(dirs, output, overwrite=overwrite)
+    if rep.replaced:
+        render.warn(f"--overwrite removed before merging: {describe_removed(rep.replaced)}")
     render.info(
         f"merged {len(dirs)} dirs into {output}: {rep.runs_out} runs "
         f"({rep.exact_duplicates_dropped} exact duplicates dropped)"
@@ -335,16 +357,20 @@ def merge(
 def report(
     result_dir: Path = typer.Argument(..., help="Result dir."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Where to write (default RESULT_DIR/report)."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace files there that have a report file's name but that actbench did not write."
+    ),
 ):
-    """Write a markdown report and PNG plots for a result dir.
+    """Write a markdown report and PNG plots for a result dir (beside any other files in the output dir).
 
     Example: actbench report results/quickstart
     """
     from . import render
-    from .report import write_report
+    from .report import write_report_files
 
-    paths = write_report(result_dir, output)
-    render.info("\n".join(str(p) for p in paths))
+    written = write_report_files(result_dir, output, overwrite)
+    _say_replaced(written.replaced)
+    render.info("\n".join(str(p) for p in written.paths))
 
 
 def entry() -> None:

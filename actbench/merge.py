@@ -38,10 +38,13 @@ class MergeReport:
     sources: list[str] = field(default_factory=list)
     config_hash: str = ""
     written: list[Path] = field(default_factory=list)
+    replaced: list[Path] = field(default_factory=list)  # what overwrite removed first
 
 
-def merge_dirs(dirs: list[Path], out: Path, baseline: str | None = None) -> MergeReport:
-    """Merge result dirs into `out` (runs.csv, epochs.csv, summary.csv, metadata.json)."""
+def merge_dirs(dirs: list[Path], out: Path, baseline: str | None = None, overwrite: bool = False) -> MergeReport:
+    """Merge result dirs into `out` (runs.csv, epochs.csv, summary.csv, metadata.json). Files already
+    there under those names are refused unless overwrite, which removes them and the report files
+    actbench wrote in out/report first; nothing else in `out` is touched."""
     if not dirs:
         raise ResultsError("merge: give at least one result dir.")
     dirs = [Path(d) for d in dirs]
@@ -49,6 +52,7 @@ def merge_dirs(dirs: list[Path], out: Path, baseline: str | None = None) -> Merg
     for d in dirs:
         if target.path.resolve() == d.resolve():
             raise ResultsError(f"merge: the output dir {out} is also an input; choose a new output dir.")
+    _refuse_to_replace(target, overwrite)
     sets = [read_result_set(d, need_epochs=True) for d in dirs]
     _check_one_config(dirs, sets)
     report = MergeReport(sources=[str(d) for d in dirs], config_hash=sets[0].config_hashes[0])
@@ -65,11 +69,25 @@ def merge_dirs(dirs: list[Path], out: Path, baseline: str | None = None) -> Merg
 
     target.path.mkdir(parents=True, exist_ok=True)
     with target.lock():
+        report.replaced = target.clear() if overwrite else []
         target.write_rows(runs, epochs)
         target.write_summary(baseline, bool((meta0.get("config") or {}).get("tune")))
         target.write_metadata(metadata)
     report.written = target.files
     return report
+
+
+def _refuse_to_replace(target: ResultDir, overwrite: bool) -> None:
+    """Files under the result files' names in the output dir, whether an earlier merge or the user
+    wrote them, are replaced only with overwrite."""
+    present = target.existing_files()
+    if present and not overwrite:
+        listing = "\n  ".join(str(p) for p in present)
+        raise ResultsError(
+            f"merge: the output dir {target.path} already holds\n  {listing}\nand merging would replace them. "
+            "Choose a new output dir, or use --overwrite to replace them (it removes only these files and the "
+            "report files actbench wrote there)."
+        )
 
 
 def _check_one_config(dirs: list[Path], sets: list[ResultSet]) -> None:

@@ -1,12 +1,15 @@
 """Markdown report with PNG plots for one result dir.
 
-Matplotlib (Agg backend) is imported only inside write_report, so importing this module
+Matplotlib (Agg backend) is imported only when a report is drawn, so importing this module
 is cheap and never touches Keras/TensorFlow.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +18,16 @@ import pandas as pd
 from . import format as fmt
 from . import plots as draw
 from . import plots_overview
+from .errors import ResultsError
 from .results import (
     AT_CHANCE_MARGIN,
     FIXED_SUMMARY_COLUMNS,
     GROUP_KEYS,
+    REPORT_DIR,
     RUN_KEYS,
     TUNED_MODEL,
     ResultSet,
+    install_report,
     read_result_set,
 )
 from .stats import at_chance_mask, diverged_mask, numeric, summarize
@@ -37,17 +43,45 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "x"
 
 
-def write_report(result_dir: Path, out_dir: Path | None = None) -> list[Path]:
+@dataclass
+class WrittenReport:
+    paths: list[Path]  # report.md first, then the PNGs
+    replaced: list[Path]  # files actbench had not written that --overwrite replaced
+
+
+def write_report(result_dir: Path, out_dir: Path | None = None, overwrite: bool = False) -> list[Path]:
     """Write report.md and PNG plots for result_dir; return the written paths (report.md first)."""
+    return write_report_files(result_dir, out_dir, overwrite).paths
+
+
+def write_report_files(result_dir: Path, out_dir: Path | None = None, overwrite: bool = False) -> WrittenReport:
+    """Write the report into out_dir (default RESULT_DIR/report) beside whatever else is there.
+
+    The files are drawn into a temp folder first, so that their names are known before anything in
+    out_dir is touched: actbench's earlier report files (its manifest lists them) are replaced, a
+    file of another name is left alone, and one of the same name that actbench did not write is
+    refused (ResultsError naming it) unless overwrite."""
+    result_dir = Path(result_dir)
+    rs = read_result_set(result_dir)
+    default = (result_dir if result_dir.is_dir() else result_dir.parent) / REPORT_DIR
+    out_dir = Path(out_dir) if out_dir is not None else default
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ResultsError(f"report: {out_dir} exists and is not a folder; move it, or choose another with -o.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".actbench-report-", suffix=".tmp", dir=out_dir))
+    try:
+        drawn = _draw_report(result_dir, rs, staging)
+        replaced = install_report(staging, out_dir, overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # actbench's own temp folder, empty unless refused
+    return WrittenReport([out_dir / p.name for p in drawn], replaced)
+
+
+def _draw_report(result_dir: Path, rs: ResultSet, out_dir: Path) -> list[Path]:
+    """report.md and the PNGs, drawn into out_dir (report.md first)."""
     import matplotlib
 
     matplotlib.use("Agg")
-    result_dir = Path(result_dir)
-    rs = read_result_set(result_dir)
-    out_dir = (
-        Path(out_dir) if out_dir is not None else (result_dir if result_dir.is_dir() else result_dir.parent) / "report"
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
     meta = rs.metadata or {}
     config = meta.get("config") or {}
     baseline = config.get("baseline")

@@ -111,6 +111,8 @@ def prepare_output(exp: Experiment, opts: RunOptions) -> tuple[ResultDir, list[s
             "use --overwrite to start over, or choose another dir."
         )
     meta = out.read_metadata()
+    if meta is not None and not (isinstance(meta, dict) and "config_hash" in meta):
+        raise _unclaimed(out, [out.file(results.METADATA_FILE)])  # some other program's metadata.json
     if meta is not None and meta.get("config_hash") != exp.config_hash():
         old_hash = meta.get("config_hash")
         raise ConfigError(
@@ -131,8 +133,22 @@ def prepare_output(exp: Experiment, opts: RunOptions) -> tuple[ResultDir, list[s
             f"{out.file(results.RUNS_FILE)}: holds runs of config hash {other[0]}, this config is "
             f"{exp.config_hash()}; use --overwrite or another dir."
         )
+    unclaimed = out.unclaimed_files(meta)
+    if unclaimed:
+        raise _unclaimed(out, unclaimed)
     notes = [f"dropped {dropped} epoch row(s) of run(s) that did not finish; they are run again"] if dropped else []
     return out, notes
+
+
+def _unclaimed(out: ResultDir, files: list[Path]) -> ConfigError:
+    """A run would replace these files, and they are not this config's results: refused, even if
+    actbench wrote them once, so that no file of the user's is lost without --overwrite."""
+    listing = "\n  ".join(str(f) for f in files)
+    return ConfigError(
+        f"output.dir: '{out.path}' holds files under the names of actbench's result files that are not "
+        f"results of this config:\n  {listing}\nA run would replace them. Move or rename them, choose another "
+        "dir (output.dir or --output), or use --overwrite to replace them."
+    )
 
 
 def _check_writable(out: Path) -> None:
@@ -164,7 +180,9 @@ def run_experiment(exp: Experiment, opts: RunOptions, reporter=None) -> Outcome:
         signal.signal(s, interrupt)
     try:
         if opts.overwrite:
-            ctx.out.clear()
+            removed = ctx.out.clear()
+            if removed:  # named, since one of them may have been the user's own file
+                ctx.notes.append(f"--overwrite removed {results.describe_removed(removed)}")
         return _run(ctx)
     finally:
         for s, handler in previous.items():

@@ -3,6 +3,7 @@
     schema     file names, columns, RunKey, canonical row order, the at_chance rule
     io         atomic writes; reading with checks and column types normalised once
     lock       OutputLock: one writer per output dir
+    manifest   which report files actbench wrote: the only ones it replaces or removes
     resultdir  ResultDir: the folder as a whole, used by both `run` and `merge`
 
 No Keras import anywhere here, so compare/merge/report start fast.
@@ -22,7 +23,8 @@ from .io import (
     write_json,
 )
 from .lock import OutputLock
-from .resultdir import ResultDir, epoch_rows, run_row, unfinished_epochs
+from .manifest import MANIFEST_FILE, install_report, read_manifest, remove_report_files
+from .resultdir import REPORT_DIR, ResultDir, describe_removed, epoch_rows, run_row, unfinished_epochs
 from .schema import (
     AT_CHANCE_MARGIN,
     EPOCH_COLUMNS,
@@ -62,8 +64,10 @@ __all__ = [
     "EPOCHS_FILE",
     "GROUP_KEYS",
     "LOCK_FILE",
+    "MANIFEST_FILE",
     "METADATA_FILE",
     "OutputLock",
+    "REPORT_DIR",
     "RESULT_FILES",
     "RUN_COLUMNS",
     "RUN_KEYS",
@@ -78,16 +82,20 @@ __all__ = [
     "canonical_order",
     "canonical_runs",
     "describe_key",
+    "describe_removed",
     "flag_column",
     "epoch_rows",
+    "install_report",
     "is_at_chance",
     "key_columns",
     "order_columns",
     "read_csv_checked",
     "read_epochs",
+    "read_manifest",
     "read_metadata",
     "read_result_set",
     "read_runs",
+    "remove_report_files",
     "run_id",
     "run_key",
     "run_row",

@@ -8,7 +8,6 @@ written, and takes the lock.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pandas as pd
 from ..errors import ResultsError
 from .io import read_epochs, read_metadata, read_runs, write_csv, write_json
 from .lock import OutputLock
+from .manifest import remove_report_files
 from .schema import (
     EPOCH_COLUMNS,
     EPOCHS_FILE,
@@ -84,11 +84,28 @@ class ResultDir:
         """The output lock (a context manager; acquire() / release() for longer holds)."""
         return OutputLock(self.path)
 
-    def clear(self) -> None:
-        """Delete the result files and the report (for --overwrite; hold the lock)."""
-        for f in self.files:
-            f.unlink(missing_ok=True)
-        shutil.rmtree(self.path / REPORT_DIR, ignore_errors=True)
+    def existing_files(self) -> list[Path]:
+        """The files here under a result file's name, whoever wrote them."""
+        return [f for f in self.files if f.is_file() or f.is_symlink()]
+
+    def unclaimed_files(self, metadata: dict | None) -> list[Path]:
+        """Result-named files that no actbench result set here accounts for (after load_rows and the
+        config checks): a run writes metadata.json before anything else and summary.csv only from
+        runs.csv, so without metadata.json or runs.csv, and for summary.csv without runs.csv, the
+        files are someone else's that a run would replace."""
+        present = self.existing_files()
+        has_runs = self.file(RUNS_FILE) in present
+        if metadata is None and not has_runs:
+            return present
+        return [self.file(SUMMARY_FILE)] if self.file(SUMMARY_FILE) in present and not has_runs else []
+
+    def clear(self) -> list[Path]:
+        """Delete the result files and the report files actbench wrote (for --overwrite; hold the lock),
+        nothing else: the dir and its report/ may hold the user's own files. Returns what was removed."""
+        removed = self.existing_files()
+        for f in removed:
+            f.unlink()
+        return removed + remove_report_files(self.path / REPORT_DIR)
 
     # ------------------------------------------------------------ reading
 
@@ -177,3 +194,15 @@ def _concat(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     if new.empty:
         return old
     return pd.concat([old, new], ignore_index=True)
+
+
+def describe_removed(paths: list[Path]) -> str:
+    """What --overwrite removed, in one line: each result file by path (one may have been the user's,
+    so it is named), the report files as a count per folder."""
+    result = [str(p) for p in paths if p.name in RESULT_FILES]
+    folders: dict[Path, int] = {}
+    for p in paths:
+        if p.name not in RESULT_FILES:
+            folders[p.parent] = folders.get(p.parent, 0) + 1
+    report = [f"{n} report file(s) actbench wrote in {folder}" for folder, n in folders.items()]
+    return ", ".join(result + report)
