@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -304,6 +305,31 @@ def render_rows(title: str, rows: list[dict]) -> None:
     for row in rows:
         table.add_row(*[str(v) for v in row.values()])
     console.print(table)
+
+
+_CHECK_STYLE = {"ok": "green", "info": "dim", "warn": "yellow", "fail": "bold red"}
+
+
+def render_diagnosis(diagnosis) -> None:
+    """doctor's checks, one per line: status, name, then the detail (and the fix) wrapped
+    under it at the console's width, so a CI log and an 80-column terminal both read whole."""
+    width = max(console.width, 40)
+
+    def wrapped(text: str, indent: str = "") -> str:
+        lines = textwrap.wrap(text, width - len(indent), break_on_hyphens=False)
+        return "\n".join(indent + escape(line) for line in lines)
+
+    info(wrapped(f"actbench doctor ({diagnosis.backend}): {diagnosis.config}"))
+    for check in diagnosis.checks:
+        info(f"[{_CHECK_STYLE[check.status]}]{check.status:4}[/] [bold]{escape(check.name)}[/]")
+        info(wrapped(check.detail, "     "))
+        if check.fix:
+            info(wrapped(f"fix: {check.fix}", "     "))
+    failed = [c.name for c in diagnosis.checks if c.status == "fail"]
+    if failed:
+        info(wrapped(f"not ready: {len(failed)} check(s) failed ({', '.join(failed)})."))
+    else:
+        info("ready: this machine can run the config.")
 
 
 def render_comparison(cmp, max_drop: float, alpha: float) -> None:

@@ -102,7 +102,7 @@ class RunContext:
 def prepare_output(exp: Experiment, opts: RunOptions) -> tuple[ResultDir, list[str]]:
     """Check the output dir without writing: returns (the dir with its finished rows loaded, notes)."""
     out = ResultDir(opts.output_dir or exp.output_dir)
-    _check_writable(out.path)
+    check_writable(out.path)
     if not out.has_results() or opts.overwrite:
         return out, []
     if not opts.resume:
@@ -151,7 +151,8 @@ def _unclaimed(out: ResultDir, files: list[Path]) -> ConfigError:
     )
 
 
-def _check_writable(out: Path) -> None:
+def check_writable(out: Path) -> None:
+    """ConfigError unless `out` is, or can be created as, a directory this process may write in."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output.dir: '{out}' exists and is not a directory.")
     probe = out

@@ -22,7 +22,7 @@ SUBCOMMANDS = [
 
 
 def test_commands():
-    assert set(COMMANDS) == {"run", "validate", "activations", "datasets", "compare", "merge", "report"}
+    assert set(COMMANDS) == {"run", "validate", "doctor", "activations", "datasets", "compare", "merge", "report"}
 
 
 def test_subcommands():

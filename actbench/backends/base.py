@@ -79,13 +79,12 @@ class Backend:
         expected (the GPU extra is installed, or ACTBENCH_EXPECT_GPU=1) but none is visible."""
         found = devices[:-1]  # the last entry is the host
         notes = [f"{self.name} devices: {', '.join(found) or 'none listed'}"]
-        installed = [p for p in self.gpu_packages if _installed(p)]
-        expected = os.environ.get(EXPECT_GPU_ENV, "0") not in ("", "0")
-        if (installed or expected) and not any(_is_gpu(d) for d in found):
-            why = f"{EXPECT_GPU_ENV} is set" if expected else f"{installed[0]} is installed"
+        why = gpu_expected(self)
+        if why and not any(is_gpu(d) for d in found):
             notes.append(
                 f"WARNING: a GPU was expected ({why}) but {self.name} sees only the CPU, so training "
-                "runs on the CPU. Check the driver (nvidia-smi) and the install (README: On a GPU)."
+                "runs on the CPU. Check the driver (nvidia-smi) and the install (README: On a GPU); "
+                "`actbench doctor` names the likely cause."
             )
         return notes
 
@@ -103,6 +102,12 @@ class Backend:
         from keras import layers
 
         return layers.MaxPooling2D(pool_size, padding=padding, name=name)
+
+    def gpu_unsafe_ops(self, model, x, y, batch_size: int) -> dict[str, str] | None:
+        """The ops of `model`'s compiled training step that a GPU cannot run deterministically
+        (op -> what happens to it under deterministic ops); None where the backend compiles no
+        program to read (TensorFlow: each op is made deterministic, or raises, when it runs)."""
+        return None
 
     def determinism_problem(self, error: BaseException) -> str | None:
         """One clear message when `error` says a deterministic op is not available on this
@@ -134,7 +139,16 @@ class Backend:
         raise NotImplementedError
 
 
-def _installed(distribution: str) -> bool:
+def gpu_expected(adapter: Backend) -> str:
+    """Why a GPU should be visible to `adapter` (ACTBENCH_EXPECT_GPU=1, or its GPU extra is
+    installed), or "" when nothing says so."""
+    if os.environ.get(EXPECT_GPU_ENV, "0") not in ("", "0"):
+        return f"{EXPECT_GPU_ENV} is set"
+    installed_gpu = [p for p in adapter.gpu_packages if installed(p)]
+    return f"{installed_gpu[0]} is installed" if installed_gpu else ""
+
+
+def installed(distribution: str) -> bool:
     try:
         importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
@@ -142,7 +156,7 @@ def _installed(distribution: str) -> bool:
     return True
 
 
-def _is_gpu(device: str) -> bool:
+def is_gpu(device: str) -> bool:
     # TensorFlow lists "GPU:/physical_device:GPU:0", JAX "cuda:0" or "CudaDevice(id=0)".
     return any(word in device.lower() for word in ("gpu", "cuda", "rocm"))
 

@@ -4,6 +4,7 @@ compiled-epoch training loop (jax_loop.py)."""
 from __future__ import annotations
 
 import os
+import re
 
 from .base import Backend
 from .jax_loop import CompiledEpochLoop
@@ -34,6 +35,18 @@ class JaxBackend(Backend):
         from .jax_pooling import FirstMaxPooling2D
 
         return FirstMaxPooling2D(pool_size, padding=padding, name=name)
+
+    def gpu_unsafe_ops(self, model, x, y, batch_size: int) -> dict[str, str] | None:
+        program = CompiledEpochLoop(model).step_program(x, y, batch_size)
+        found = {}
+        # XLA's determinism notes (openxla docs/determinism.md): scatter and select-and-scatter
+        # are nondeterministic on GPUs; under deterministic ops scatter gets a slower
+        # deterministic kernel, and select-and-scatter, which has none, fails to compile.
+        if "select_and_scatter" in program:
+            found["select-and-scatter"] = "no deterministic GPU implementation: compilation fails"
+        if re.search(r"stablehlo\.scatter\b", program):
+            found["scatter"] = "runs, with a slower deterministic implementation"
+        return found
 
     def loop(self, model):
         return CompiledEpochLoop(model)

@@ -57,13 +57,9 @@ class CompiledEpochLoop:
         self._build(x, y, batch_size)
         model.reset_metrics()
         index = np.arange(len(y)) if order is None else np.asarray(order)
-        state = (
-            [v.value for v in model.trainable_variables],
-            [v.value for v in model.non_trainable_variables],
-            [v.value for v in model.optimizer.variables],
-            [v.value for v in model.metrics_variables],
+        state, results = self._train(
+            self._train_state(), self._device(x), self._device(y), *_batches(index, batch_size)
         )
-        state, results = self._train(state, self._device(x), self._device(y), *_batches(index, batch_size))
         for variables, values in zip(
             (
                 model.trainable_variables,
@@ -80,6 +76,24 @@ class CompiledEpochLoop:
             x_val, y_val = validation
             logs.update({f"val_{k}": v for k, v in self.evaluate(x_val, y_val, batch_size).items()})
         return logs
+
+    def step_program(self, x, y, batch_size: int) -> str:
+        """The training step's program for batches of (x, y), as XLA receives it (StableHLO text):
+        what `doctor` reads for ops a GPU cannot run deterministically. Nothing runs."""
+        import jax
+
+        self._build(x, y, batch_size)
+        index = np.arange(batch_size, dtype=np.int32)
+        return jax.jit(self._one_step(self.model.train_step)).lower(self._train_state(), x, y, index).as_text()
+
+    def _train_state(self) -> tuple:
+        model = self.model
+        return (
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            [v.value for v in model.optimizer.variables],
+            [v.value for v in model.metrics_variables],
+        )
 
     def warm_up(self, x, y, batch_size: int, training: bool) -> None:
         """Compile the program for arrays shaped like (x, y), by running it once: the
@@ -107,17 +121,12 @@ class CompiledEpochLoop:
         """(state, x, y, full batches' indices, last batch's indices) -> (state, metric
         results): `step` over the full batches in order, then over the short one."""
         import jax
-        import jax.numpy as jnp
 
-        model, n = self.model, self.n_outputs
+        model = self.model
         # Donating the state lets XLA update it in place (GPU memory); the CPU cannot use
         # donated buffers and would warn on every call.
         donate = (0,) if jax.default_backend() != "cpu" else ()
-
-        def one_step(state, x, y, index):
-            batch = (jnp.take(x, index, axis=0), targets(jnp.take(y, index, axis=0), n))
-            _, state = step(state, batch)
-            return state
+        one_step = self._one_step(step)
 
         def results(metrics_values):
             return _metric_results(model, metrics_values)
@@ -138,6 +147,19 @@ class CompiledEpochLoop:
             return state, compiled_results(state[-1])
 
         return stepwise
+
+    def _one_step(self, step):
+        """(state, x, y, batch indices) -> state after `step` on that batch, gathered on the device."""
+        import jax.numpy as jnp
+
+        n = self.n_outputs
+
+        def one_step(state, x, y, index):
+            batch = (jnp.take(x, index, axis=0), targets(jnp.take(y, index, axis=0), n))
+            _, state = step(state, batch)
+            return state
+
+        return one_step
 
     def _build(self, x, y, batch_size: int) -> None:
         """Create the optimizer's and metrics' variables, symbolically (no step runs), as
