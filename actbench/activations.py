@@ -7,8 +7,8 @@ Each entry knows:
   uses them without importing Keras),
 - its dead-unit rule and, for bounded functions, its bounds (for diagnostics).
 
-User functions are given as "module:function"; custom_activations.py finds, imports and
-checks them. Keras is imported lazily, inside the builders.
+User functions are given as "module:function"; custom_activations.py finds and imports
+them, activation_check.py checks them. Keras is imported lazily, inside the builders.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .custom_activations import ActivationSpecError, import_custom
-from .errors import did_you_mean
+from .custom_activations import import_custom
+from .errors import ActivationSpecError, did_you_mean
 
 CUSTOM_PATTERN = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from . import __version__
-from .errors import ActbenchError
+from .errors import ActbenchError, ActivationSpecError
 
 app = typer.Typer(
     add_completion=False,
@@ -108,14 +108,14 @@ def run(
 
     Example: actbench run configs/quickstart.yaml
     """
+    from . import activation_check, datasets, plan, render
     from . import config as config_module
-    from . import custom_activations, datasets, plan, render
     from .runner import Interrupted, RunOptions, resume_hint, run_experiment
 
     if engine is not None and engine not in ("packed", "sequential"):
         raise typer.BadParameter("must be packed or sequential", param_hint="--engine")
     exp = config_module.load(config)
-    custom_activations.check_behaviour(exp, config)  # before run_experiment writes anything
+    activation_check.check_behaviour(exp, config)  # before run_experiment writes anything
     opts = RunOptions(
         overwrite=overwrite,
         resume=resume,
@@ -161,11 +161,11 @@ def validate(
 
     Example: actbench validate configs/mnist.yaml
     """
+    from . import activation_check, plan, render
     from . import config as config_module
-    from . import custom_activations, plan, render
 
     exp = config_module.load(config)
-    custom_activations.check_behaviour(exp, config)
+    activation_check.check_behaviour(exp, config)
     k_n = plan.parse_shard(shard)
     outline = plan.outline(plan.shard(plan.expand(exp), *k_n)) if k_n else plan.outline_grid(exp)
     render.info(
@@ -213,7 +213,7 @@ def activations_cmd(
         for name in chosen:
             try:
                 activations.validate(name, {})
-            except activations.ActivationSpecError as e:
+            except ActivationSpecError as e:
                 raise ActbenchError(f"activations --plot: {e}") from None
         specs: list[tuple[str, str, dict]] = [(name, name, {}) for name in chosen]
         render.info(f"plot: {plots.plot_activation_shapes(specs, plot)}")

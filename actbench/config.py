@@ -25,13 +25,13 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from . import activations as activation_registry
 from . import custom_activations
 from .configfile import format_problems, format_validation, parse_yaml, read_text, shown
-from .errors import ConfigError, did_you_mean
+from .errors import ActivationSpecError, ConfigError, did_you_mean
+from .results.keys import TUNED_MODEL
 from .specs import (  # re-exported: the config's parts are config.ModelSpec, ... to every caller
     CLIP_FIELDS,
     DATASET_NAMES,
     LABEL_PATTERN,
     MAX_SEED,
-    TUNED_LABEL,
     ActivationSpec,
     DiagnosticsSpec,
     ModelSpec,
@@ -51,7 +51,6 @@ __all__ = [
     "DATASET_NAMES",
     "LABEL_PATTERN",
     "MAX_SEED",
-    "TUNED_LABEL",
     "ActivationSpec",
     "DiagnosticsSpec",
     "Experiment",
@@ -173,8 +172,8 @@ class Experiment(Strict):
                 raise ValueError("tune: true chooses among models or variants; give at least two")
             if not self.training.validation_split:
                 raise ValueError("tune: true chooses by validation accuracy; set training.validation_split above 0")
-            if TUNED_LABEL in labels:
-                raise ValueError(f"'{TUNED_LABEL}' labels the tuned comparison; give that model another label")
+            if TUNED_MODEL in labels:
+                raise ValueError(f"'{TUNED_MODEL}' labels the tuned comparison; give that model another label")
         return self
 
     @model_serializer(mode="wrap")
@@ -259,7 +258,7 @@ def _check_unique(kind: str, labels: list[str], hint: str) -> None:
 def load(path: str | Path) -> Experiment:
     """Read, parse and validate a config file. Custom activation modules must be found in the
     config's directory or the working directory; they are imported (and checked) later, by
-    custom_activations.check_behaviour, once the backend is chosen."""
+    activation_check.check_behaviour, once the backend is chosen."""
     path = Path(path)
     text = read_text(path)
     data = parse_yaml(path, text)
@@ -278,7 +277,7 @@ def load(path: str | Path) -> Experiment:
         if activation_registry.is_custom(spec.name):
             try:
                 custom_activations.locate(spec.name, search_dirs_for(path))
-            except activation_registry.ActivationSpecError as e:
+            except ActivationSpecError as e:
                 problems.append((("activations", i), str(e)))
     if problems:
         raise ConfigError(format_problems(path, text, problems))

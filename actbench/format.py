@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from .results.keys import TUNED_MODEL
+
 MISSING = "–"
 
 # The words for a verdict, wherever one is shown.
@@ -94,8 +96,6 @@ def duration(seconds: float) -> str:
 
 def model_title(model: str) -> str:
     """A summary table's model as a title; the tuned comparison says what it is."""
-    from .results.schema import TUNED_MODEL  # only once there is a summary: pandas is loaded by then
-
     if model == TUNED_MODEL:
         return f"{model} (each activation with the model or variant of its best mean validation accuracy)"
     return model

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .errors import ResultsError
 from .results import RUN_KEYS, ResultDir, ResultSet, RunKey, describe_key, read_result_set, run_key
+from .stats import summarize_written
 
 TIMING_RUN_COLUMNS = ["train_seconds", "seconds_per_epoch", "timing", "test_examples_per_second"]
 TIMING_EPOCH_COLUMNS = ["seconds"]
@@ -66,7 +67,7 @@ def merge_dirs(dirs: list[Path], out: Path, baseline: str | None = None) -> Merg
     target.path.mkdir(parents=True, exist_ok=True)
     with target.lock():
         target.write_rows(runs, epochs)
-        target.write_summary(baseline, bool((meta0.get("config") or {}).get("tune")))
+        target.write_summary(summarize_written(target, baseline, bool((meta0.get("config") or {}).get("tune"))))
         target.write_metadata(metadata)
     report.written = target.files
     return report

@@ -23,20 +23,6 @@ from dataclasses import dataclass, field
 
 from . import activations
 
-# kernel_initializer: Keras names, or "auto", resolved per activation by AUTO_INITIALIZERS.
-KERNEL_INITIALIZERS = (
-    "auto",
-    "glorot_uniform",
-    "glorot_normal",
-    "he_uniform",
-    "he_normal",
-    "lecun_uniform",
-    "lecun_normal",
-    "orthogonal",
-    "random_normal",
-    "random_uniform",
-    "truncated_normal",
-)
 # "auto": He for the relu family (He et al. 2015 derive it for ReLU/PReLU; the ELU paper uses it),
 # LeCun for selu (what self-normalization assumes), Glorot (Keras' default) for everything else.
 AUTO_INITIALIZERS = {

@@ -10,12 +10,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from itertools import groupby
-from typing import TYPE_CHECKING
 
 from .errors import ConfigError
-
-if TYPE_CHECKING:  # the results package imports pandas, which `validate` does not need
-    from .results import RunKey
+from .results.keys import RunKey
 
 
 @dataclass(frozen=True)
@@ -27,8 +24,6 @@ class Run:
 
     @property
     def key(self) -> RunKey:
-        from .results import RunKey
-
         return RunKey(self.dataset, self.model, self.activation, self.seed)
 
 

@@ -26,6 +26,7 @@ from .errors import ActbenchError, ConfigError, ResultsError
 from .model import check_shape
 from .plan import Run
 from .results import ResultDir
+from .stats import summarize_written
 
 
 class Interrupted(Exception):
@@ -222,7 +223,8 @@ def _run(ctx: RunContext) -> Outcome:
         status = "interrupted"
         raise
     finally:
-        summary = ctx.out.write_summary(ctx.exp.baseline, ctx.exp.tune)
+        summary = summarize_written(ctx.out, ctx.exp.baseline, ctx.exp.tune)
+        ctx.out.write_summary(summary)
         ctx.out.write_metadata({**metadata, "finished": _now(), "status": status})
     outcome = Outcome(ctx.out.path, len(ctx.planned), n_done, len(ctx.todo), summary, ctx.out.failures())
     ctx.reporter.finish(outcome, ctx.exp)

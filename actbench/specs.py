@@ -16,13 +16,25 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from . import activations as activation_registry
 from . import datasets
 from .errors import did_you_mean
-from .model import KERNEL_INITIALIZERS
 
 DATASET_NAMES = datasets.names()
 LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._=+:-]*"
-TUNED_LABEL = "tuned"  # results.TUNED_MODEL (not imported: results needs pandas, validate does not)
 MAX_SEED = 2**31 - 1  # every backend's seeding accepts it
 PositiveFloat = Annotated[float, Field(gt=0)]
+# kernel_initializer: Keras names, or "auto", resolved per activation by model.AUTO_INITIALIZERS.
+KERNEL_INITIALIZERS = (
+    "auto",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "orthogonal",
+    "random_normal",
+    "random_uniform",
+    "truncated_normal",
+)
 
 
 class Strict(BaseModel):

@@ -28,7 +28,16 @@ import math
 import numpy as np
 import pandas as pd
 
-from .results import FIXED_SUMMARY_COLUMNS, GROUP_KEYS, RUN_COLUMNS, RUN_KEYS, TUNED_MODEL, flag_column, with_at_chance
+from .results import (
+    FIXED_SUMMARY_COLUMNS,
+    GROUP_KEYS,
+    RUN_COLUMNS,
+    RUN_KEYS,
+    TUNED_MODEL,
+    ResultDir,
+    flag_column,
+    with_at_chance,
+)
 from .significance import compare_by_seed, finite_values, holm, mean_ci, min_detectable_drop, n_tests
 
 # runs.csv columns that are never summarised as diagnostics.
@@ -63,6 +72,15 @@ def numeric(s: pd.Series) -> pd.Series:
 
 
 # ---------------------------------------------------------------- summary
+
+
+def summarize_written(out: ResultDir, baseline: str | None, tune: bool = False) -> pd.DataFrame:
+    """summary.csv's rows for an output dir, from its files as written (ResultDir.written), so
+    an uninterrupted, a resumed and a merged run get the same summary; empty without runs."""
+    if out.runs.empty:
+        return pd.DataFrame()
+    runs, epochs = out.written()
+    return summarize(runs, epochs, baseline, tune=tune)
 
 
 def summarize(

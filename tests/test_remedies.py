@@ -17,8 +17,9 @@ from actbench import config
 from actbench.cli import app
 from actbench.config import Experiment, ModelSpec, OptimizerSpec
 from actbench.engine import make_optimizer
-from actbench.model import AUTO_INITIALIZERS, KERNEL_INITIALIZERS, build_model
+from actbench.model import AUTO_INITIALIZERS, build_model
 from actbench.runner import RunOptions, run_experiment
+from actbench.specs import KERNEL_INITIALIZERS
 
 REPO = Path(__file__).resolve().parent.parent
 QUICKSTART_HASH = "7139003fe182"  # results/reference/quickstart/metadata.json

@@ -9,7 +9,7 @@ from fake_results import make_frames
 from refusals import assert_refused
 from tiny import load_tiny
 
-from actbench import config, results
+from actbench import config
 from actbench.config import Experiment
 from actbench.runner import RunOptions, run_experiment
 from actbench.stats import summarize
@@ -76,10 +76,6 @@ def test_training_changes_change_the_hash():
     a = grid(models=[{"label": "m"}])
     b = grid(models=[{"label": "m", "training": {"epochs": 3}}])
     assert a.config_hash() != b.config_hash()
-
-
-def test_the_tuned_label_is_the_results_one():
-    assert config.TUNED_LABEL == results.TUNED_MODEL
 
 
 @pytest.mark.parametrize(

@@ -1,85 +1,142 @@
-"""The output folder's one owner: schema, run identity, atomic writes, checked reading, lock.
+"""The output folder's one owner: run identity, schema, atomic writes, checked reading, lock.
 
-    schema     file names, columns, RunKey, canonical row order, the at_chance rule
+    keys       RunKey and the key names (pandas-free)
+    schema     file names, columns, canonical row order, the at_chance rule
     io         atomic writes; reading with checks and column types normalised once
     lock       OutputLock: one writer per output dir
     resultdir  ResultDir: the folder as a whole, used by both `run` and `merge`
 
-No Keras import anywhere here, so compare/merge/report start fast.
+No Keras import anywhere here, so compare/merge/report start fast. The names below are
+loaded on first use, so `actbench.results.keys` can be imported without pandas.
 """
 
-from .io import (
-    ResultSet,
-    atomic_write_text,
-    bools_as_text,
-    read_csv_checked,
-    read_epochs,
-    read_metadata,
-    read_result_set,
-    read_runs,
-    with_at_chance,
-    write_csv,
-    write_json,
-)
-from .lock import OutputLock
-from .resultdir import ResultDir, epoch_rows, run_row, unfinished_epochs
-from .schema import (
-    AT_CHANCE_MARGIN,
-    EPOCH_COLUMNS,
-    EPOCHS_FILE,
-    FIXED_SUMMARY_COLUMNS,
-    GROUP_KEYS,
-    LOCK_FILE,
-    METADATA_FILE,
-    RESULT_FILES,
-    RUN_COLUMNS,
-    RUN_KEYS,
-    RUNS_FILE,
-    SUMMARY_COLUMNS,
-    SUMMARY_FILE,
-    TUNED_MODEL,
-    RunKey,
-    canonical_epochs,
-    canonical_order,
-    canonical_runs,
-    describe_key,
-    flag_column,
-    is_at_chance,
-    key_columns,
-    order_columns,
-    run_key,
-)
+from __future__ import annotations
 
-# The name older code used for run_key.
-run_id = run_key
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .io import (
+        ResultSet,
+        atomic_write_text,
+        bools_as_text,
+        read_csv_checked,
+        read_epochs,
+        read_metadata,
+        read_result_set,
+        read_runs,
+        with_at_chance,
+        write_csv,
+        write_json,
+    )
+    from .keys import (
+        GROUP_KEYS,
+        RUN_KEYS,
+        TUNED_MODEL,
+        RunKey,
+        describe_key,
+        key_columns,
+        run_key,
+    )
+    from .lock import (
+        OutputLock,
+    )
+    from .resultdir import (
+        ResultDir,
+        epoch_rows,
+        run_row,
+        unfinished_epochs,
+    )
+    from .schema import (
+        AT_CHANCE_MARGIN,
+        EPOCH_COLUMNS,
+        EPOCHS_FILE,
+        FIXED_SUMMARY_COLUMNS,
+        LOCK_FILE,
+        METADATA_FILE,
+        RESULT_FILES,
+        RUN_COLUMNS,
+        RUNS_FILE,
+        SUMMARY_COLUMNS,
+        SUMMARY_FILE,
+        canonical_epochs,
+        canonical_order,
+        canonical_runs,
+        flag_column,
+        is_at_chance,
+        order_columns,
+    )
+
+_WHERE = {
+    "GROUP_KEYS": "keys",
+    "RUN_KEYS": "keys",
+    "TUNED_MODEL": "keys",
+    "RunKey": "keys",
+    "describe_key": "keys",
+    "key_columns": "keys",
+    "run_key": "keys",
+    "AT_CHANCE_MARGIN": "schema",
+    "EPOCH_COLUMNS": "schema",
+    "EPOCHS_FILE": "schema",
+    "FIXED_SUMMARY_COLUMNS": "schema",
+    "LOCK_FILE": "schema",
+    "METADATA_FILE": "schema",
+    "RESULT_FILES": "schema",
+    "RUN_COLUMNS": "schema",
+    "RUNS_FILE": "schema",
+    "SUMMARY_COLUMNS": "schema",
+    "SUMMARY_FILE": "schema",
+    "canonical_epochs": "schema",
+    "canonical_order": "schema",
+    "canonical_runs": "schema",
+    "flag_column": "schema",
+    "is_at_chance": "schema",
+    "order_columns": "schema",
+    "ResultSet": "io",
+    "atomic_write_text": "io",
+    "bools_as_text": "io",
+    "read_csv_checked": "io",
+    "read_epochs": "io",
+    "read_metadata": "io",
+    "read_result_set": "io",
+    "read_runs": "io",
+    "with_at_chance": "io",
+    "write_csv": "io",
+    "write_json": "io",
+    "OutputLock": "lock",
+    "ResultDir": "resultdir",
+    "epoch_rows": "resultdir",
+    "run_row": "resultdir",
+    "unfinished_epochs": "resultdir",
+}
 
 __all__ = [
-    "FIXED_SUMMARY_COLUMNS",
-    "SUMMARY_COLUMNS",
-    "TUNED_MODEL",
     "AT_CHANCE_MARGIN",
-    "EPOCH_COLUMNS",
     "EPOCHS_FILE",
+    "EPOCH_COLUMNS",
+    "FIXED_SUMMARY_COLUMNS",
     "GROUP_KEYS",
     "LOCK_FILE",
     "METADATA_FILE",
     "OutputLock",
     "RESULT_FILES",
+    "RUNS_FILE",
     "RUN_COLUMNS",
     "RUN_KEYS",
-    "RUNS_FILE",
     "ResultDir",
     "ResultSet",
     "RunKey",
+    "SUMMARY_COLUMNS",
     "SUMMARY_FILE",
+    "TUNED_MODEL",
     "atomic_write_text",
     "bools_as_text",
     "canonical_epochs",
     "canonical_order",
     "canonical_runs",
     "describe_key",
-    "flag_column",
     "epoch_rows",
+    "flag_column",
     "is_at_chance",
     "key_columns",
     "order_columns",
@@ -88,7 +145,6 @@ __all__ = [
     "read_metadata",
     "read_result_set",
     "read_runs",
-    "run_id",
     "run_key",
     "run_row",
     "unfinished_epochs",
@@ -96,3 +152,11 @@ __all__ = [
     "write_csv",
     "write_json",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -1,15 +1,14 @@
 """The output folder's format: file names, columns, run identity, canonical row order.
 
 Everything that says what a result file holds lives here, so adding a column or a file
-is one edit. No I/O and no Keras here.
+is one edit. No I/O and no Keras here; run identity is keys.py's (pandas-free).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple
-
 import pandas as pd
+
+from .keys import RUN_KEYS
 
 RUNS_FILE = "runs.csv"
 EPOCHS_FILE = "epochs.csv"
@@ -19,10 +18,6 @@ LOCK_FILE = ".actbench.lock"
 # The files an output dir owns, in the order they are written: epochs before runs (a run
 # counts as done only once its runs.csv row exists), the summary and metadata last.
 RESULT_FILES = (EPOCHS_FILE, RUNS_FILE, SUMMARY_FILE, METADATA_FILE)
-
-# A run is identified by these keys under one config hash.
-GROUP_KEYS = ["dataset", "model", "activation"]
-RUN_KEYS = GROUP_KEYS + ["seed"]
 
 # Fixed columns, in file order. Diagnostic columns (named "<measure>/<layer>") follow
 # them; which ones exist depends on the model and the diagnostics config.
@@ -94,37 +89,11 @@ BOOLEAN_RUN_COLUMNS = ["diverged", "at_chance", "failed"]
 REQUIRED_RUN_COLUMNS = ["config_hash", *RUN_KEYS, "test_loss", "test_accuracy", "diverged"]
 REQUIRED_EPOCH_COLUMNS = ["config_hash", *RUN_KEYS, "epoch", "loss", "accuracy"]
 
-# summary.csv's model for the tuned comparison (config tune: true); no model may have this label.
-TUNED_MODEL = "tuned"
-
 # A run is "at chance" when its test accuracy stays within this many accuracy points
 # (fraction) above 1/classes. Two points: a collapsed model that predicts one class
 # scores that class's share of the test set (11.35 % for MNIST's "1", chance 10 %), and
 # every run that learned anything on the supported datasets scores far above it.
 AT_CHANCE_MARGIN = 0.02
-
-
-class RunKey(NamedTuple):
-    """The identity of a run within one config hash (also a plain tuple)."""
-
-    dataset: str
-    model: str
-    activation: str
-    seed: int
-
-
-def run_key(row: Mapping[str, Any] | pd.Series) -> RunKey:
-    """The RunKey of a result row (a dict or a DataFrame row)."""
-    return RunKey(str(row["dataset"]), str(row["model"]), str(row["activation"]), int(row["seed"]))
-
-
-def key_columns(config_hash: str, key: RunKey) -> dict[str, Any]:
-    """The identifying columns every row of one run carries."""
-    return {"config_hash": config_hash, **key._asdict()}
-
-
-def describe_key(key: RunKey) -> str:
-    return f"{key.dataset}/{key.model}/{key.activation} seed {key.seed}"
 
 
 def is_at_chance(test_accuracy: float | None, n_classes: int | None) -> bool:
