@@ -45,7 +45,7 @@ def user_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from . import render
+        from .display import render
 
         try:
             return fn(*args, **kwargs)
@@ -108,9 +108,12 @@ def run(
 
     Example: actbench run configs/quickstart.yaml
     """
-    from . import activation_check, datasets, plan, render
     from . import config as config_module
-    from .runner import Interrupted, RunOptions, resume_hint, run_experiment
+    from . import datasets
+    from .display import render
+    from .run import plan
+    from .run.runner import Interrupted, RunOptions, resume_hint, run_experiment
+    from .training import activation_check
 
     if engine is not None and engine not in ("packed", "sequential"):
         raise typer.BadParameter("must be packed or sequential", param_hint="--engine")
@@ -139,7 +142,7 @@ def run(
             reporter.stop()
         raise
     if report:
-        from .report import write_report
+        from .report.markdown import write_report
 
         paths = write_report(outcome.output_dir)
         render.info(f"report: {paths[0]}")
@@ -161,8 +164,10 @@ def validate(
 
     Example: actbench validate configs/mnist.yaml
     """
-    from . import activation_check, plan, render
     from . import config as config_module
+    from .display import render
+    from .run import plan
+    from .training import activation_check
 
     exp = config_module.load(config)
     activation_check.check_behaviour(exp, config)
@@ -176,7 +181,7 @@ def validate(
 
 
 def _render_outline(outline) -> None:
-    from . import render
+    from .display import render
 
     for field_name, counts in outline.per_field.items():
         shown = ", ".join(f"{value} {n}" for value, n in list(counts.items())[:12])
@@ -205,7 +210,9 @@ def activations_cmd(
 
     Example: actbench activations --plot shapes.png relu elu gelu
     """
-    from . import activations, plots, render
+    from . import activations
+    from .display import render
+    from .report import plots
 
     render.render_rows("activations (or 'module:function' for your own)", activations.describe())
     if plot:
@@ -238,7 +245,8 @@ def datasets_cmd(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from . import datasets, render
+    from . import datasets
+    from .display import render
 
     render.render_rows(f"datasets (Keras cache: {datasets.keras_cache_dir()})", datasets.status_rows(data_dir))
     if verbose:
@@ -263,7 +271,8 @@ def datasets_fetch(
     Example: actbench datasets fetch --config configs/mnist.yaml
     """
     from . import config as config_module
-    from . import datasets, render
+    from . import datasets
+    from .display import render
 
     wanted = list(names or [])
     if config is not None:
@@ -293,9 +302,9 @@ def compare(
 
     Example: actbench compare results/reference/quickstart results/quickstart --format markdown >> $GITHUB_STEP_SUMMARY
     """
-    from . import render
-    from .compare import compare as compare_sets
-    from .compare_format import format_comparison
+    from .analysis.compare import compare as compare_sets
+    from .display import render
+    from .display.compare_format import format_comparison
     from .results import read_result_set
 
     if fmt not in ("table", "markdown", "csv", "json"):
@@ -320,8 +329,8 @@ def merge(
 
     Example: actbench merge shard-1 shard-2 shard-3 -o results/merged
     """
-    from . import render
-    from .merge import merge_dirs
+    from .analysis.merge import merge_dirs
+    from .display import render
 
     rep = merge_dirs(dirs, output)
     render.info(
@@ -340,8 +349,8 @@ def report(
 
     Example: actbench report results/quickstart
     """
-    from . import render
-    from .report import write_report
+    from .display import render
+    from .report.markdown import write_report
 
     paths = write_report(result_dir, output)
     render.info("\n".join(str(p) for p in paths))

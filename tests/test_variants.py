@@ -10,9 +10,9 @@ from refusals import assert_refused
 from tiny import load_tiny
 
 from actbench import config
+from actbench.analysis.stats import summarize
 from actbench.config import Experiment
-from actbench.runner import RunOptions, run_experiment
-from actbench.stats import summarize
+from actbench.run.runner import RunOptions, run_experiment
 
 HEAD = "name: x\ndatasets: [mnist_sample]\nactivations: [relu, tanh]\n"
 
@@ -199,8 +199,8 @@ def test_val_accuracy_mean_is_the_last_epochs_validation_accuracy():
 def test_tuned_comparison_in_terminal_and_report(tmp_path, capsys):
     from fake_results import metadata, write_dir
 
-    from actbench.render import render_summary
-    from actbench.report import write_report
+    from actbench.display.render import render_summary
+    from actbench.report.markdown import write_report
 
     runs, epochs = two_variants()
     meta = metadata(("relu", "tanh"))

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import plot_axes as axes_util
-from .stats import numeric
+from actbench.analysis.stats import numeric
+
+from . import axes as axes_util
 
 DPI = 110
 
@@ -233,7 +234,7 @@ def plot_activation_shapes(specs: list[tuple[str, str, dict]], path: str | Path)
     """
     import matplotlib
 
-    from . import activations
+    from actbench import activations
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -22,8 +22,8 @@ STEPS_PER_CALL = 32
 
 # name -> (module, class); imported only when chosen, so choosing one never imports another.
 ADAPTERS = {
-    "tensorflow": ("actbench.backends.tensorflow", "TensorFlowBackend"),
-    "jax": ("actbench.backends.jax", "JaxBackend"),
+    "tensorflow": ("actbench.training.backends.tensorflow", "TensorFlowBackend"),
+    "jax": ("actbench.training.backends.jax", "JaxBackend"),
 }
 NAMES = tuple(ADAPTERS)
 

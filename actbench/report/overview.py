@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import plot_axes as axes_util
+from . import axes as axes_util
 from . import plots
 
 GRAD_RATIO_COLUMN = "grad_ratio_min_mean"

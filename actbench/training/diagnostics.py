@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import activations
+from actbench import activations
 
 
 @dataclass

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import activations
+from actbench import activations
 
 # "auto": He for the relu family (He et al. 2015 derive it for ReLU/PReLU; the ELU paper uses it),
 # LeCun for selu (what self-normalization assumes), Glorot (Keras' default) for everything else.

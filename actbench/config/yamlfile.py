@@ -17,7 +17,7 @@ from typing import Any, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .errors import ConfigError, did_you_mean
+from actbench.errors import ConfigError, did_you_mean
 
 # libyaml's parser when present: a 100,000-seed list parses in a fraction of the time.
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

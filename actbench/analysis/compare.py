@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import ResultsError
-from .results import GROUP_KEYS, ResultSet
+from actbench.errors import ResultsError
+from actbench.results import GROUP_KEYS, ResultSet
+
 from .significance import NO_TEST, PAIRED, TestResult, compare_by_seed, holm, min_detectable_drop
 from .stats import typed_runs
 

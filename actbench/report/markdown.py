@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import format as fmt
-from . import plots as draw
-from . import plots_overview
-from .results import (
+from actbench.analysis.stats import at_chance_mask, diverged_mask, numeric, summarize
+from actbench.display import numbers as fmt
+from actbench.results import (
     AT_CHANCE_MARGIN,
     FIXED_SUMMARY_COLUMNS,
     GROUP_KEYS,
@@ -24,7 +23,9 @@ from .results import (
     ResultSet,
     read_result_set,
 )
-from .stats import at_chance_mask, diverged_mask, numeric, summarize
+
+from . import overview as plots_overview
+from . import plots as draw
 
 LAYER_PLOTS = (  # (measure, title, log scale, file stem)
     ("grad_norm", "Gradient norm per layer", True, "gradnorm"),
@@ -223,7 +224,7 @@ def _group_section(sgrp: pd.DataFrame, plots: list[tuple[str, Path]]) -> list[st
 
 def _plot_activation_shapes(entries: list[dict], path: Path) -> Path | None:
     """f and f' of the config's built-in activations (custom code would need Keras: left out)."""
-    from . import activations
+    from actbench import activations
 
     specs = []
     for a in entries:

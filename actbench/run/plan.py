@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import groupby
 
-from .errors import ConfigError
-from .results.keys import RunKey
+from actbench.errors import ConfigError
+from actbench.results.keys import RunKey
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from actbench.errors import ConfigError, last_line
+
 from . import backends, diagnostics
-from .errors import ConfigError, last_line
 from .model import build_model
 
 TIMING_STEPS = 32  # train steps timed per activation in the packed engine's timing pass

@@ -22,11 +22,11 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_serializer, model_validator
 
-from . import activations as activation_registry
-from . import custom_activations
-from .configfile import format_problems, format_validation, parse_yaml, read_text, shown
-from .errors import ActivationSpecError, ConfigError, did_you_mean
-from .results.keys import TUNED_MODEL
+from actbench import activations as activation_registry
+from actbench.activations import custom as custom_activations
+from actbench.errors import ActivationSpecError, ConfigError, did_you_mean
+from actbench.results.keys import TUNED_MODEL
+
 from .specs import (  # re-exported: the config's parts are config.ModelSpec, ... to every caller
     CLIP_FIELDS,
     DATASET_NAMES,
@@ -45,6 +45,7 @@ from .specs import (  # re-exported: the config's parts are config.ModelSpec, ..
     patched_training,
     variant_model,
 )
+from .yamlfile import format_problems, format_validation, parse_yaml, read_text, shown
 
 __all__ = [
     "CLIP_FIELDS",

@@ -14,7 +14,7 @@ import platform
 import sys
 import tempfile
 
-from ..errors import ConfigError
+from actbench.errors import ConfigError
 
 # Set to 1 where a run must train on a GPU (a CI GPU runner): `run` then warns when none is visible.
 EXPECT_GPU_ENV = "ACTBENCH_EXPECT_GPU"

@@ -28,7 +28,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .results import (
+from actbench.results import (
     FIXED_SUMMARY_COLUMNS,
     GROUP_KEYS,
     RUN_COLUMNS,
@@ -38,6 +38,7 @@ from .results import (
     flag_column,
     with_at_chance,
 )
+
 from .significance import compare_by_seed, finite_values, holm, mean_ci, min_detectable_drop, n_tests
 
 # runs.csv columns that are never summarised as diagnostics.

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import format as fmt_
-from .errors import ResultsError
+from actbench.errors import ResultsError
+
+from . import numbers as fmt_
 
 if TYPE_CHECKING:
-    from .compare import Comparison
+    from actbench.analysis.compare import Comparison
 
 FORMATS = ("markdown", "csv", "json")
 

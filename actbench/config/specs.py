@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_serializer, model_validator
 
-from . import activations as activation_registry
-from . import datasets
-from .errors import did_you_mean
+from actbench import activations as activation_registry
+from actbench import datasets
+from actbench.errors import did_you_mean
 
 DATASET_NAMES = datasets.names()
 LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._=+:-]*"

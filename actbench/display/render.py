@@ -27,7 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import format as fmt
+from . import numbers as fmt
 
 if TYPE_CHECKING:  # annotations only: `validate` should not wait for pandas to import
     import pandas as pd

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import activations, backends
-from .errors import ActivationSpecError, ConfigError, last_line
+from actbench import activations
+from actbench.errors import ActivationSpecError, ConfigError, last_line
+
+from . import backends
 
 PROBE_SHAPE = (2, 3, 3, 4)  # a batch of small feature maps, as after a convolution
 HINT = "hint: write the function with keras.ops (not NumPy or math), and return a tensor of the input's shape and dtype"

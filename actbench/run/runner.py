@@ -20,13 +20,15 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from . import __version__, datasets, plan, results
-from .config import Experiment, data_dir_of, resolved_config
-from .errors import ActbenchError, ConfigError, ResultsError
-from .model import check_shape
+from actbench import __version__, datasets, results
+from actbench.analysis.stats import summarize_written
+from actbench.config import Experiment, data_dir_of, resolved_config
+from actbench.errors import ActbenchError, ConfigError, ResultsError
+from actbench.results import ResultDir
+from actbench.training.model import check_shape
+
+from . import plan
 from .plan import Run
-from .results import ResultDir
-from .stats import summarize_written
 
 
 class Interrupted(Exception):
@@ -206,7 +208,7 @@ def _prepare(exp: Experiment, opts: RunOptions, reporter) -> RunContext:
 
 
 def _run(ctx: RunContext) -> Outcome:
-    from . import backends
+    from actbench.training import backends
 
     adapter = backends.for_name(ctx.exp.backend)
     settings = adapter.configure(ctx.exp.training.deterministic)
@@ -268,7 +270,7 @@ def _load_data(ctx: RunContext, metadata: dict) -> dict:
 
 def _train(ctx: RunContext, prepared: dict, adapter) -> None:
     """Train the runs still to do, group by group; each finished group is written at once."""
-    from .engine import Group, GroupTrainer
+    from actbench.training.engine import Group, GroupTrainer
 
     exp = ctx.exp
     specs = {a.label: a for a in exp.activation_specs}
@@ -305,7 +307,7 @@ def _train_isolating_failures(trainer, job, on_epoch, backend: str) -> list:
     function that fails only on some inputs) does not take its group down: the group's activations
     are then trained one by one (the same numbers as packed: each tower is its sequential run's model),
     and the one that raises alone is recorded as failed, with its reason."""
-    from .engine import failed_run
+    from actbench.training.engine import failed_run
 
     try:
         return trainer.train_group(job, on_epoch=on_epoch)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .results.keys import TUNED_MODEL
+from actbench.results.keys import TUNED_MODEL
 
 MISSING = "–"
 

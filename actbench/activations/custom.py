@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from .errors import ActivationSpecError, last_line
+from actbench.errors import ActivationSpecError, last_line
 
 # top-level module name -> where config loading found it, and where it was imported from
 _located: dict[str, Path] = {}

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .custom_activations import import_custom
-from .errors import ActivationSpecError, did_you_mean
+from actbench.errors import ActivationSpecError, did_you_mean
+
+from .custom import import_custom
 
 CUSTOM_PATTERN = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 

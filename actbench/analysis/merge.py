@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import ResultsError
-from .results import RUN_KEYS, ResultDir, ResultSet, RunKey, describe_key, read_result_set, run_key
+from actbench.errors import ResultsError
+from actbench.results import RUN_KEYS, ResultDir, ResultSet, RunKey, describe_key, read_result_set, run_key
+
 from .stats import summarize_written
 
 TIMING_RUN_COLUMNS = ["train_seconds", "seconds_per_epoch", "timing", "test_examples_per_second"]
