@@ -132,15 +132,12 @@ def run(
     reporter = render.reporter_for_terminal()
     try:
         outcome = run_experiment(exp, opts, reporter)
-    except Interrupted as e:
-        if hasattr(reporter, "stop"):
-            reporter.stop()
+    except (Interrupted, ActbenchError) as e:
+        reporter.stop()
+        if not isinstance(e, Interrupted):
+            raise
         render.error(f"interrupted by {e}; finished runs are saved. Resume with:\n  {resume_hint(str(config), opts)}")
         raise typer.Exit(e.exit_code) from None
-    except ActbenchError:
-        if hasattr(reporter, "stop"):
-            reporter.stop()
-        raise
     if report:
         from .report.markdown import write_report
 

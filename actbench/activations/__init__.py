@@ -19,6 +19,7 @@ from .registry import (
     is_custom,
     keras_activation,
     names,
+    sampled,
     validate,
 )
 
@@ -36,5 +37,6 @@ __all__ = [
     "is_custom",
     "keras_activation",
     "names",
+    "sampled",
     "validate",
 ]

@@ -322,3 +322,16 @@ def closed_form(name: str, params: dict):
         return None, None
     p = {**entry.params, **params}
     return (lambda x: f(np.asarray(x, dtype=float), **p)), (lambda x: df(np.asarray(x, dtype=float), **p))
+
+
+def sampled(name: str, params: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(f(x), f'(x)) on the points x: the closed forms where known, else the Keras function
+    evaluated, and differentiated numerically (custom code; imports Keras)."""
+    f, df = closed_form(name, params)
+    if f is not None and df is not None:
+        return f(x), df(x)
+    import keras
+
+    fn, _ = keras_activation(name, params)
+    y = np.asarray(keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(x.astype("float32")))))
+    return y, np.gradient(y, x)

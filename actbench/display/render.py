@@ -68,6 +68,9 @@ class PlainReporter:
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
+    def stop(self) -> None:
+        """Nothing to release: the lines are printed already."""
+
     def start(self, exp, output_dir, total, done, todo, notes):
         self.total, self.done = total, done
         self._print(f"actbench: {exp.name} -> {output_dir} (config {exp.config_hash()}, engine {exp.training.engine})")

@@ -230,7 +230,7 @@ def plot_activation_shapes(specs: list[tuple[str, str, dict]], path: str | Path)
     """Plot each activation and its derivative on [-5, 5] into a PNG.
 
     specs: (label, name, params). Closed forms where known, else the Keras function
-    evaluated (and differentiated numerically) for custom code.
+    evaluated (and differentiated numerically) for custom code: activations.sampled.
     """
     import matplotlib
 
@@ -242,15 +242,7 @@ def plot_activation_shapes(specs: list[tuple[str, str, dict]], path: str | Path)
     x = np.linspace(-5, 5, 1001)
     fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
     for label, name, params in specs:
-        f, df = activations.closed_form(name, params)
-        if f is None:
-            import keras
-
-            fn, _ = activations.keras_activation(name, params)
-            y = np.asarray(keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(x.astype("float32")))))
-            dy = np.gradient(y, x)
-        else:
-            y, dy = f(x), df(x)
+        y, dy = activations.sampled(name, params, x)
         ax_f.plot(x, y, label=label)
         ax_d.plot(x, dy, label=label)
     ax_f.set_title("f(x)")

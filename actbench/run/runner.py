@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import pandas as pd
 from pydantic import ValidationError
@@ -63,14 +63,27 @@ class Outcome:
     failed: list[str] = field(default_factory=list)  # "<run>: <reason>" of each run that failed with an error
 
 
-class NullReporter:
-    """Progress events; render.py has the terminal versions. Library code never prints."""
+class Reporter(Protocol):
+    """Progress events of a run; display/render.py has the terminal versions. Library code never prints."""
 
-    def start(self, exp, output_dir, total, done, todo, notes): ...
-    def group_start(self, runs, engine): ...
-    def epoch(self, epoch, epochs): ...
-    def group_end(self, runs, run_results): ...
-    def finish(self, outcome, exp): ...
+    def start(self, exp, output_dir, total, done, todo, notes) -> None: ...
+    def group_start(self, runs, engine) -> None: ...
+    def epoch(self, epoch, epochs) -> None: ...
+    def group_end(self, runs, run_results) -> None: ...
+    def finish(self, outcome, exp) -> None: ...
+    def stop(self) -> None:
+        """Release the terminal (progress bars) when the run ends early."""
+
+
+class NullReporter:
+    """A Reporter that reports nothing."""
+
+    def start(self, exp, output_dir, total, done, todo, notes) -> None: ...
+    def group_start(self, runs, engine) -> None: ...
+    def epoch(self, epoch, epochs) -> None: ...
+    def group_end(self, runs, run_results) -> None: ...
+    def finish(self, outcome, exp) -> None: ...
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -80,7 +93,7 @@ class RunContext:
 
     exp: Experiment
     opts: RunOptions
-    reporter: Any
+    reporter: Reporter
     out: ResultDir
     notes: list[str]
     planned: list[Run]  # this shard's runs, done or not
@@ -151,7 +164,7 @@ def _check_writable(out: Path) -> None:
         )
 
 
-def run_experiment(exp: Experiment, opts: RunOptions, reporter=None) -> Outcome:
+def run_experiment(exp: Experiment, opts: RunOptions, reporter: Reporter | None = None) -> Outcome:
     """Check everything, take the output dir, train what is missing, write the results."""
     ctx = _prepare(exp, opts, reporter or NullReporter())
     ctx.out.path.mkdir(parents=True, exist_ok=True)
@@ -175,7 +188,7 @@ def run_experiment(exp: Experiment, opts: RunOptions, reporter=None) -> Outcome:
         lock.release()
 
 
-def _prepare(exp: Experiment, opts: RunOptions, reporter) -> RunContext:
+def _prepare(exp: Experiment, opts: RunOptions, reporter: Reporter) -> RunContext:
     """Every check that can fail before anything is written; the plan of what to train."""
     if opts.engine and opts.engine != exp.training.engine:
         try:
