@@ -3,12 +3,12 @@
 Each entry knows:
 - how to build it in Keras (a callable on tensors, or a layer for the learnable PReLU),
 - its formula as text (for `actbench activations` and the README),
-- NumPy closed forms of f and f' (for the formula tests and the shape plots; report.py
+- NumPy closed forms of f and f' (for the formula tests and the shape plots; the report
   uses them without importing Keras),
 - its dead-unit rule and, for bounded functions, its bounds (for diagnostics).
 
-User functions are given as "module:function"; custom_activations.py finds and imports
-them, activation_check.py checks them. Keras is imported lazily, inside the builders.
+User functions are given as "module:function"; custom.py finds and imports
+them, training/activation_check.py checks them. Keras is imported lazily, inside the builders.
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ def get(name: str) -> Activation:
 
 def check_entry(name: str, params: dict) -> None:
     """Check a config entry without importing anything: a known name with allowed, finite
-    numeric parameters, or a well-formed 'module:function' (imported later, see custom_activations)."""
+    numeric parameters, or a well-formed 'module:function' (imported later, see custom.py)."""
     if is_custom(name):
         if not CUSTOM_PATTERN.fullmatch(name):
             raise ActivationSpecError(

@@ -1,7 +1,7 @@
 """Summaries of one result set: per-activation means, CIs, ranks, and verdicts vs the baseline.
 
 Pure functions over pandas DataFrames; no Keras/TensorFlow import. The tests themselves
-(paired / Welch, Holm, power) live in significance.py, shared with compare.
+(paired / Welch, Holm, power) live in significance.py, shared with compare.py.
 
 Definitions used throughout (also in SUMMARY_COLUMNS, which the README mirrors):
 

@@ -6,7 +6,7 @@ baseline and the list of models are filled in by validators. It is immutable: de
 changed copy with `with_overrides`. Values are strict (no true -> 1, no "1" -> 1; an
 integer is accepted where a number is expected) and floats must be finite.
 
-Every config error starts here (or in configfile.py, which reads the file) and names the
+Every config error starts here (or in yamlfile.py, which reads the file) and names the
 file, the line, the field path, the value received and what is allowed. Nothing in this
 module imports Keras.
 """

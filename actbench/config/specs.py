@@ -1,5 +1,5 @@
 """The config's parts as pydantic models: activations, model, optimizer, training, variants,
-diagnostics, output (Experiment, in config.py, holds them), and how a variant or a model's
+diagnostics, output (Experiment, in experiment.py, holds them), and how a variant or a model's
 `training` changes apply to the experiment's model and training.
 
 Values are strict (no true -> 1, no "1" -> 1; an integer is accepted where a number is

@@ -3,7 +3,7 @@
 The file must be UTF-8 text (a byte-order mark is allowed); a key given twice in one
 mapping is an error (PyYAML would silently keep the second). Problems are reported as
 `file: invalid config` followed by `line N, dotted.field: message` lines. Nothing here
-knows the config's fields: config.py passes the pydantic model to look them up in.
+knows the config's fields: experiment.py passes the pydantic model to look them up in.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def curves_figure(e: pd.DataFrame, acts, colors, title: str):
 
 
 def _curve_outliers(e: pd.DataFrame, acc_col: str, acts) -> list[str]:
-    """Activations whose last-epoch mean accuracy is far below the others' (plot_axes.below_axis_mask)."""
+    """Activations whose last-epoch mean accuracy is far below the others' (axes.below_axis_mask)."""
     last = [_band(e[e["activation"] == a], acc_col) for a in acts]
     final = np.array([100 * b["mean"].iloc[-1] if len(b) else np.nan for b in last])
     mask = axes_util.below_axis_mask(final, np.zeros(len(acts), dtype=bool))

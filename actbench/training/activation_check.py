@@ -2,7 +2,7 @@
 
 It calls each function on a small float32 tensor of the configured backend, eagerly and
 inside the backend's compiled function with a gradient, and wants a finite tensor of the
-input's shape and dtype back. Finding and importing the function is custom_activations.py's.
+input's shape and dtype back. Finding and importing the function is activations/custom.py's.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ EXPECT_GPU_ENV = "ACTBENCH_EXPECT_GPU"
 
 
 class Backend:
-    """The adapter interface; one subclass per backend (see actbench/backends/__init__.py)."""
+    """The adapter interface; one subclass per backend (see backends/__init__.py)."""
 
     name = ""  # the value of the config's `backend` and of KERAS_BACKEND
     package = ""  # the library Keras runs on (import name and pip name)
