@@ -213,8 +213,7 @@ SUMMARY_COLUMNS: dict[str, str] = {
     ),
     "curve_mean": (
         "Mean over seeds of the run's mean curve_metric over its epochs: the normalised area under the "
-        "curve (1.0 = perfect from the first epoch). Rewards fast and stable learning. Named val_auc "
-        "before 0.2, although it is training accuracy without a validation split."
+        "curve (1.0 = perfect from the first epoch). Rewards fast and stable learning."
     ),
     "seconds_per_epoch_mean": "Mean seconds per training epoch over the non-diverged seeds.",
     "train_seconds_mean": "Mean total training seconds over the non-diverged seeds.",

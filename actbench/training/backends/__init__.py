@@ -5,9 +5,6 @@ An adapter owns everything that differs between backends: selecting and configur
 engine drives, and the gradients diagnostics take. Nothing outside this package branches
 on the backend's name. Adding a backend is one module here, one entry in ADAPTERS, and
 its name in the config's allowed values; it ships only with tests that run it in CI.
-
-torch is not offered: no test could run it in CI cheaply (a CPU wheel is ~700 MB more),
-so its branches had never run; README "Engines" says so.
 """
 
 from __future__ import annotations
