@@ -1,6 +1,7 @@
 """The output folder's one owner: run identity, schema, atomic writes, checked reading, lock.
 
     keys       RunKey and the key names (pandas-free)
+    columns    the one table of result columns (pandas-free); the column lists derive from it
     schema     file names, columns, canonical row order, the at_chance rule
     io         atomic writes; reading with checks and column types normalised once
     lock       OutputLock: one writer per output dir
@@ -16,6 +17,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .columns import (
+        COLUMNS,
+        Column,
+        column_table,
+    )
     from .io import (
         ResultSet,
         atomic_write_text,
@@ -68,6 +74,9 @@ if TYPE_CHECKING:
     )
 
 _WHERE = {
+    "COLUMNS": "columns",
+    "Column": "columns",
+    "column_table": "columns",
     "GROUP_KEYS": "keys",
     "RUN_KEYS": "keys",
     "TUNED_MODEL": "keys",
@@ -111,6 +120,9 @@ _WHERE = {
 }
 
 __all__ = [
+    "COLUMNS",
+    "Column",
+    "column_table",
     "AT_CHANCE_MARGIN",
     "EPOCHS_FILE",
     "EPOCH_COLUMNS",
