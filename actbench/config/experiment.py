@@ -18,9 +18,9 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_serializer, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from actbench import activations as activation_registry
 from actbench.activations import custom as custom_activations
@@ -32,6 +32,7 @@ from .specs import (  # re-exported: the config's parts are config.ModelSpec, ..
     DATASET_NAMES,
     LABEL_PATTERN,
     MAX_SEED,
+    WHEN_SET,
     ActivationSpec,
     DiagnosticsSpec,
     ModelSpec,
@@ -41,7 +42,6 @@ from .specs import (  # re-exported: the config's parts are config.ModelSpec, ..
     TrainingPatch,
     TrainingSpec,
     VariantSpec,
-    drop_defaults,
     patched_training,
     variant_model,
 )
@@ -68,6 +68,18 @@ __all__ = [
 ]
 
 
+# Fields that never enter the config hash: where things are written or read from, which engine
+# packs the work (the engines are tested equivalent), the description. Fields added after configs
+# were first hashed enter it only when set: they carry WHEN_SET (specs.HashedWhenSet).
+NOT_HASHED: dict[str, Any] = {
+    "output": True,
+    "data_dir": True,
+    "data_verify": True,
+    "description": True,
+    "training": {"engine"},
+}
+
+
 class Experiment(Strict):
     name: str
     datasets: list[str] = Field(min_length=1)
@@ -77,14 +89,15 @@ class Experiment(Strict):
     training: TrainingSpec = TrainingSpec()
     model: ModelSpec | None = None
     models: list[ModelSpec] | None = Field(default=None, min_length=1)
-    variants: list[VariantSpec] | None = Field(default=None, min_length=1)  # labelled changes to model/training
-    tune: bool = False  # per (dataset, activation): the model/variant with the best mean validation accuracy
+    # labelled changes to model/training (folded into models once validated)
+    variants: Annotated[list[VariantSpec] | None, WHEN_SET] = Field(default=None, min_length=1)
+    tune: Annotated[bool, WHEN_SET] = False  # per (dataset, activation): the model/variant of best mean val accuracy
     diagnostics: DiagnosticsSpec = DiagnosticsSpec()
     backend: Literal["tensorflow", "jax"] = "tensorflow"  # actbench.backends.NAMES
     data_dir: str | None = None
     data_verify: bool = True
     output: OutputSpec = OutputSpec()
-    description: str = ""  # free text for people, shown at the top of the report; not in the hash
+    description: Annotated[str, WHEN_SET] = ""  # free text for people, shown at the top of the report; not in the hash
 
     @field_validator("name")
     @classmethod
@@ -177,11 +190,6 @@ class Experiment(Strict):
                 raise ValueError(f"'{TUNED_MODEL}' labels the tuned comparison; give that model another label")
         return self
 
-    @model_serializer(mode="wrap")
-    def _without_new_defaults(self, handler):
-        """variants are folded into models once validated; tune was added after configs were hashed."""
-        return drop_defaults(handler(self), {"variants": None, "tune": False, "description": ""})
-
     def training_for(self, arch: ModelSpec) -> TrainingSpec:
         """The training of one model of the grid: `training` with the model's (or variant's) changes."""
         return patched_training(self.training, arch.training)
@@ -207,16 +215,7 @@ class Experiment(Strict):
     def config_hash(self) -> str:
         """Hash of what determines the numbers: everything except where things are written
         or read from, which engine packs the work (engines are tested equivalent) and the description."""
-        data = self.model_dump(
-            mode="json",
-            exclude={
-                "output": True,
-                "data_dir": True,
-                "data_verify": True,
-                "description": True,
-                "training": {"engine"},
-            },
-        )
+        data = self.model_dump(mode="json", exclude=NOT_HASHED)
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

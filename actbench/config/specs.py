@@ -9,6 +9,7 @@ expected) and floats must be finite. Nothing here imports Keras.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_serializer, model_validator
@@ -37,8 +38,29 @@ KERNEL_INITIALIZERS = (
 )
 
 
+@dataclass(frozen=True)
+class HashedWhenSet:
+    """Marks a field added after configs were first hashed: it is left out of every dump, and so
+    of the config hash, while its value is one of `unset` (its default when not given), so every
+    older config keeps its hash. Strict's one serializer honours the mark."""
+
+    unset: tuple[Any, ...] | None = None
+
+
+WHEN_SET = HashedWhenSet()
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_new_fields(self, handler):
+        data = handler(self)
+        for name, info in type(self).model_fields.items():
+            mark = next((m for m in info.metadata if isinstance(m, HashedWhenSet)), None)
+            if mark is not None and name in data and data[name] in (mark.unset or (info.default,)):
+                del data[name]
+        return data
 
     def _settle(self, **derived: Any) -> None:
         """Fill derived fields while the model is being validated, before anyone holds it:
@@ -110,9 +132,9 @@ class OptimizerSpec(Strict):
     name: Literal["adam", "sgd", "rmsprop"] = "adam"
     learning_rate: float = Field(default=0.001, gt=0)
     momentum: float = Field(default=0.0, ge=0)
-    clipnorm: PositiveFloat | None = None  # each weight's gradient clipped to this L2 norm
-    clipvalue: PositiveFloat | None = None  # each gradient value clipped to [-clipvalue, clipvalue]
-    global_clipnorm: PositiveFloat | None = None  # all gradients together clipped to this L2 norm
+    clipnorm: Annotated[PositiveFloat | None, WHEN_SET] = None  # each weight's gradient clipped to this L2 norm
+    clipvalue: Annotated[PositiveFloat | None, WHEN_SET] = None  # each gradient value clipped to [-v, v]
+    global_clipnorm: Annotated[PositiveFloat | None, WHEN_SET] = None  # all gradients together clipped to this norm
 
     @model_validator(mode="after")
     def _momentum_where_it_exists(self):
@@ -124,11 +146,6 @@ class OptimizerSpec(Strict):
                 f"give at most one of {', '.join(CLIP_FIELDS)} (Keras allows one), not {' and '.join(clips)}"
             )
         return self
-
-    @model_serializer(mode="wrap")
-    def _without_new_defaults(self, handler):
-        """Clipping was added after configs were hashed: left out when unset, so older configs keep their hash."""
-        return drop_defaults(handler(self), dict.fromkeys(CLIP_FIELDS))
 
 
 OptimizerPatch = patch_of(OptimizerSpec, "OptimizerPatch")
@@ -151,11 +168,14 @@ class ModelSpec(Strict):
     padding: Literal["valid", "same"] = "valid"
     dense_units: list[int] = Field(default=[128])
     batch_norm: bool = False  # kept for old configs: an alias of norm: batch
-    norm: Literal["none", "batch", "layer"] = "none"
-    residual: bool = False
-    kernel_initializer: str = "glorot_uniform"
+    # in the hash only when layer: batch_norm says none or batch, as it did before norm existed
+    norm: Annotated[Literal["none", "batch", "layer"], HashedWhenSet(unset=("none", "batch"))] = "none"
+    residual: Annotated[bool, WHEN_SET] = False
+    kernel_initializer: Annotated[str, WHEN_SET] = "glorot_uniform"
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
-    training: TrainingPatch | None = None  # this model's changes to `training` (e.g. a learning rate)
+    training: Annotated[TrainingPatch | None, WHEN_SET] = (
+        None  # this model's changes to `training` (e.g. a learning rate)
+    )
 
     @field_validator("conv_filters", "dense_units")
     @classmethod
@@ -187,15 +207,6 @@ class ModelSpec(Strict):
             self._settle(norm="batch")
         self._settle(batch_norm=self.norm == "batch")
         return self
-
-    @model_serializer(mode="wrap")
-    def _without_new_defaults(self, handler):
-        """Fields added after configs were hashed are left out at their defaults, so every older
-        config keeps its hash; norm is left out unless it is layer (batch_norm says none/batch)."""
-        data = handler(self)
-        if data.get("norm") != "layer":
-            data.pop("norm", None)
-        return drop_defaults(data, {"residual": False, "kernel_initializer": "glorot_uniform", "training": None})
 
 
 class TrainingSpec(Strict):
@@ -279,8 +290,3 @@ def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     for key, value in changes.items():
         out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
-
-
-def drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """`data` without the keys whose value equals the given default."""
-    return {k: v for k, v in data.items() if k not in defaults or v != defaults[k]}
