@@ -7,6 +7,9 @@ custom    finding and importing a user module (no Keras); its behaviour is check
 
 from .registry import (
     ALIASES,
+    AUTO_FALLBACK,
+    AUTO_INITIALIZERS,
+    BUILTIN,
     CUSTOM_PATTERN,
     REGISTRY,
     Activation,
@@ -25,7 +28,10 @@ from .registry import (
 
 __all__ = [
     "ALIASES",
+    "AUTO_FALLBACK",
+    "AUTO_INITIALIZERS",
     "Activation",
+    "BUILTIN",
     "CUSTOM_PATTERN",
     "REGISTRY",
     "check_entry",

@@ -1,11 +1,5 @@
-"""The activation registry: name -> how to build it, its formula and its closed forms.
-
-Each entry knows:
-- how to build it in Keras (a callable on tensors, or a layer for the learnable PReLU),
-- its formula as text (for `actbench activations` and the README),
-- NumPy closed forms of f and f' (for the formula tests and the shape plots; the report
-  uses them without importing Keras),
-- its dead-unit rule and, for bounded functions, its bounds (for diagnostics).
+"""The activation registry: name -> entry (builtin.py's, entry.Activation), and lookup,
+validation of a config entry, the Keras build, closed forms and descriptions.
 
 User functions are given as "module:function"; custom.py finds and imports
 them, training/activation_check.py checks them. Keras is imported lazily, inside the builders.
@@ -15,209 +9,22 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from actbench.errors import ActivationSpecError, did_you_mean
 
+from .builtin import BUILTIN
 from .custom import import_custom
+from .entry import AUTO_FALLBACK, Activation
 
 CUSTOM_PATTERN = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
 
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _softplus(x):
-    return np.logaddexp(0.0, x)
-
-
-def _erf(x):
-    return np.vectorize(math.erf, otypes=[float])(x)
-
-
-def _phi(x):  # standard normal pdf
-    return np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-
-
-SELU_ALPHA = 1.6732632423543772
-SELU_SCALE = 1.0507009873554805
-
-
-@dataclass(frozen=True)
-class Activation:
-    name: str
-    formula: str
-    keras_name: str | None  # keras.activations.<keras_name>, or None for custom code
-    f: Callable | None  # NumPy closed form f(x, **params)
-    df: Callable | None  # NumPy closed form f'(x, **params)
-    params: dict = field(default_factory=dict)  # parameter -> default
-    dead_rule: str = "derivative"  # "zero": output exactly 0; "derivative": |f'| < threshold
-    bounds: tuple | None = None  # (low, high) for bounded functions: saturation is measured
-    learnable: bool = False
-    aliases: tuple = ()
-
-    def build(self, **params):
-        """A Keras callable x -> f(x) with these parameters (not for learnable entries)."""
-        import keras
-
-        p = {**self.params, **params}
-        if self.name == "swish":
-            beta = float(p["beta"])
-            return lambda x: x * keras.ops.sigmoid(beta * x)
-        fn = getattr(keras.activations, self.keras_name)
-        return (lambda x: fn(x, **p)) if p else fn
-
-
-REGISTRY: dict[str, Activation] = {}
-
-
-def _register(a: Activation) -> None:
-    REGISTRY[a.name] = a
-
-
-_register(
-    Activation(
-        "relu", "max(0, x)", "relu", lambda x: np.maximum(0, x), lambda x: (x > 0).astype(float), dead_rule="zero"
-    )
-)
-_register(
-    Activation(
-        "relu6",
-        "min(max(0, x), 6)",
-        "relu6",
-        lambda x: np.clip(x, 0, 6),
-        lambda x: ((x > 0) & (x < 6)).astype(float),
-        dead_rule="zero",
-    )
-)
-_register(
-    Activation(
-        "leaky_relu",
-        "x if x > 0 else negative_slope * x",
-        "leaky_relu",
-        lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
-        lambda x, negative_slope: np.where(x > 0, 1.0, negative_slope),
-        params={"negative_slope": 0.2},
-    )
-)
-_register(
-    Activation(
-        "prelu",
-        "x if x > 0 else a * x, a learned per channel (initial a = 0)",
-        None,
-        lambda x: np.maximum(0, x),
-        lambda x: (x > 0).astype(float),
-        learnable=True,
-    )
-)
-_register(
-    Activation(
-        "elu",
-        "x if x > 0 else alpha * (exp(x) - 1)",
-        "elu",
-        lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
-        lambda x, alpha: np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))),
-        params={"alpha": 1.0},
-    )
-)
-_register(
-    Activation(
-        "selu",
-        "scale * (x if x > 0 else alpha * (exp(x) - 1)), alpha=1.67326, scale=1.05070",
-        "selu",
-        lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))),
-        lambda x: SELU_SCALE * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0))),
-    )
-)
-_register(
-    Activation(
-        "gelu",
-        "x * Phi(x) (exact, erf form)",
-        "gelu",
-        lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))),
-        lambda x: 0.5 * (1 + _erf(x / math.sqrt(2))) + x * _phi(x),
-    )
-)
-_register(
-    Activation(
-        "silu", "x * sigmoid(x)", "silu", lambda x: x * _sigmoid(x), lambda x: _sigmoid(x) * (1 + x * (1 - _sigmoid(x)))
-    )
-)
-_register(
-    Activation(
-        "swish",
-        "x * sigmoid(beta * x)",
-        None,
-        lambda x, beta: x * _sigmoid(beta * x),
-        lambda x, beta: _sigmoid(beta * x) + beta * x * _sigmoid(beta * x) * (1 - _sigmoid(beta * x)),
-        params={"beta": 1.0},
-    )
-)
-_register(
-    Activation(
-        "mish",
-        "x * tanh(softplus(x))",
-        "mish",
-        lambda x: x * np.tanh(_softplus(x)),
-        lambda x: np.tanh(_softplus(x)) + x * _sigmoid(x) * (1 - np.tanh(_softplus(x)) ** 2),
-    )
-)
-_register(Activation("softplus", "log(1 + exp(x))", "softplus", _softplus, _sigmoid))
-_register(
-    Activation(
-        "softsign",
-        "x / (1 + |x|)",
-        "softsign",
-        lambda x: x / (1 + np.abs(x)),
-        lambda x: 1 / (1 + np.abs(x)) ** 2,
-        bounds=(-1.0, 1.0),
-    )
-)
-_register(
-    Activation(
-        "sigmoid",
-        "1 / (1 + exp(-x))",
-        "sigmoid",
-        _sigmoid,
-        lambda x: _sigmoid(x) * (1 - _sigmoid(x)),
-        bounds=(0.0, 1.0),
-    )
-)
-_register(Activation("tanh", "tanh(x)", "tanh", np.tanh, lambda x: 1 - np.tanh(x) ** 2, bounds=(-1.0, 1.0)))
-_register(
-    Activation(
-        "hard_sigmoid",
-        "relu6(x + 3) / 6",
-        "hard_sigmoid",
-        lambda x: np.clip(x + 3, 0, 6) / 6,
-        lambda x: ((x > -3) & (x < 3)) / 6.0,
-        bounds=(0.0, 1.0),
-    )
-)
-_register(
-    Activation(
-        "hard_silu",
-        "x * relu6(x + 3) / 6",
-        "hard_silu",
-        lambda x: x * np.clip(x + 3, 0, 6) / 6,
-        lambda x: np.where(x <= -3, 0.0, np.where(x >= 3, 1.0, (2 * x + 3) / 6)),
-    )
-)
-_register(
-    Activation(
-        "linear",
-        "x (no nonlinearity: a control)",
-        "linear",
-        lambda x: np.asarray(x, dtype=float),
-        lambda x: np.ones_like(x, dtype=float),
-    )
-)
-
-ALIASES = {"swish_beta": "swish", "lrelu": "leaky_relu", "hard_swish": "hard_silu", "identity": "linear"}
+REGISTRY: dict[str, Activation] = {a.name: a for a in BUILTIN}
+ALIASES = {alias: a.name for a in BUILTIN for alias in a.aliases}
+# kernel_initializer "auto" -> the initializer per activation name (built-in names only)
+AUTO_INITIALIZERS = {a.name: a.initializer for a in BUILTIN if a.initializer != AUTO_FALLBACK}
 
 
 def is_custom(name: str) -> bool:
@@ -284,13 +91,8 @@ def keras_activation(name: str, params: dict):
         fn = import_custom(name)
         return ((lambda x: fn(x, **params)) if params else fn), None
     entry = get(name)
-    if entry.learnable:
-        import keras
-
-        # One slope per channel, shared over the spatial axes (as in He et al. 2015).
-        return None, lambda layer_name, rank: keras.layers.PReLU(
-            shared_axes=[1, 2] if rank == 4 else None, name=layer_name
-        )
+    if entry.layer is not None:
+        return None, entry.layer
     return entry.build(**params), None
 
 

@@ -26,6 +26,7 @@ from actbench import activations as activation_registry
 from actbench.activations import custom as custom_activations
 from actbench.errors import ActivationSpecError, ConfigError, did_you_mean
 from actbench.results.keys import TUNED_MODEL
+from actbench.training.backends import NAMES as BACKEND_NAMES
 
 from .specs import (  # re-exported: the config's parts are config.ModelSpec, ... to every caller
     CLIP_FIELDS,
@@ -93,7 +94,7 @@ class Experiment(Strict):
     variants: Annotated[list[VariantSpec] | None, WHEN_SET] = Field(default=None, min_length=1)
     tune: Annotated[bool, WHEN_SET] = False  # per (dataset, activation): the model/variant of best mean val accuracy
     diagnostics: DiagnosticsSpec = DiagnosticsSpec()
-    backend: Literal["tensorflow", "jax"] = "tensorflow"  # actbench.backends.NAMES
+    backend: Literal[BACKEND_NAMES] = "tensorflow"  # type: ignore[valid-type]  # the adapters' names
     data_dir: str | None = None
     data_verify: bool = True
     output: OutputSpec = OutputSpec()

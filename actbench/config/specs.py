@@ -22,7 +22,7 @@ DATASET_NAMES = datasets.names()
 LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._=+:-]*"
 MAX_SEED = 2**31 - 1  # every backend's seeding accepts it
 PositiveFloat = Annotated[float, Field(gt=0)]
-# kernel_initializer: Keras names, or "auto", resolved per activation by model.AUTO_INITIALIZERS.
+# kernel_initializer: Keras names, or "auto": each activation entry's own initializer (activations/builtin.py).
 KERNEL_INITIALIZERS = (
     "auto",
     "glorot_uniform",

@@ -23,17 +23,6 @@ from dataclasses import dataclass, field
 
 from actbench import activations
 
-# "auto": He for the relu family (He et al. 2015 derive it for ReLU/PReLU; the ELU paper uses it),
-# LeCun for selu (what self-normalization assumes), Glorot (Keras' default) for everything else.
-AUTO_INITIALIZERS = {
-    "relu": "he_normal",
-    "relu6": "he_normal",
-    "leaky_relu": "he_normal",
-    "prelu": "he_normal",
-    "elu": "he_normal",
-    "selu": "lecun_normal",
-}
-AUTO_FALLBACK = "glorot_uniform"
 NORM_PREFIX = {"batch": "bn", "layer": "ln"}
 
 
@@ -41,7 +30,7 @@ def resolve_initializer(name: str, act_name: str) -> str:
     """The Keras initializer name that kernel_initializer `name` means before activation `act_name`."""
     if name != "auto":
         return name
-    return AUTO_INITIALIZERS.get(act_name, AUTO_FALLBACK)
+    return activations.AUTO_INITIALIZERS.get(act_name, activations.AUTO_FALLBACK)
 
 
 @dataclass

@@ -3,8 +3,9 @@
 An adapter owns everything that differs between backends: selecting and configuring it
 (environment, deterministic ops), listing devices and versions, the training loop the
 engine drives, and the gradients diagnostics take. Nothing outside this package branches
-on the backend's name. Adding a backend is one module here, one entry in ADAPTERS, and
-its name in the config's allowed values; it ships only with tests that run it in CI.
+on the backend's name. Adding a backend is one module here and one entry in ADAPTERS (the
+config accepts the names of ADAPTERS); it ships only with tests that run it in CI. This
+module imports no adapter and no Keras: the config reads NAMES from it.
 """
 
 from __future__ import annotations
