@@ -8,8 +8,8 @@ from rich.console import Console
 from tiny import tiny_config
 from typer.testing import CliRunner
 
-from actbench import render
 from actbench.cli import app
+from actbench.display import render
 
 runner = CliRunner()
 

@@ -711,7 +711,7 @@ def test_workflow_defaults_agree_and_config_fits_the_shards():
     if not config.exists():
         pytest.skip(f"{config.relative_to(REPO)} is not in the repository yet")
     from actbench import config as config_module
-    from actbench import plan
+    from actbench.run import plan
 
     exp = config_module.load(config)
     assert len(plan.expand(exp)) >= n, "more shards than runs: some shard jobs would have nothing to do"

@@ -32,7 +32,7 @@ ENV_OFFLINE = "ACTBENCH_OFFLINE"
 DEFAULT_TIMEOUT = 10.0  # seconds for the connection and for each read: fail fast without network
 SCHEMES = ("http", "https", "file")
 
-# progress(label, bytes done, total bytes or None, finished): render.py draws it
+# progress(label, bytes done, total bytes or None, finished): display/render.py draws it
 Progress = Callable[[str, int, "int | None", bool], None]
 
 
