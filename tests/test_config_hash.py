@@ -60,6 +60,7 @@ DECISIONS = {
         "kernel_initializer": WHEN_SET,
         "dropout": HASHED,
         "training": WHEN_SET,
+        "builder": WHEN_SET,
     },
     "VariantSpec": {"label": HASHED, "model": HASHED, "training": HASHED},  # folded into models
     "TrainingPatch": {"optimizer": HASHED, "epochs": HASHED, "batch_size": HASHED},  # the fields given

@@ -80,12 +80,13 @@ def run(
     from actbench.display import render
     from actbench.run import plan
     from actbench.run.runner import Interrupted, RunOptions, resume_hint, run_experiment
-    from actbench.training import activation_check
+    from actbench.training import activation_check, user_model
 
     if engine is not None and engine not in ("packed", "sequential"):
         raise typer.BadParameter("must be packed or sequential", param_hint="--engine")
     exp = config_module.load(config)
     activation_check.check_behaviour(exp, config)  # before run_experiment writes anything
+    user_model.check_builders(exp)
     opts = RunOptions(
         overwrite=overwrite,
         resume=resume,
@@ -140,10 +141,11 @@ def validate(
     from actbench import config as config_module
     from actbench.display import render
     from actbench.run import plan
-    from actbench.training import activation_check
+    from actbench.training import activation_check, user_model
 
     exp = config_module.load(config)
     activation_check.check_behaviour(exp, config)
+    built = user_model.check_builders(exp)
     k_n = plan.parse_shard(shard)
     outline = plan.outline(plan.shard(plan.expand(exp), *k_n)) if k_n else plan.outline_grid(exp)
     render.info(
@@ -151,6 +153,8 @@ def validate(
         f"engine {exp.training.engine}, backend {exp.backend}, baseline {exp.baseline or '-'})"
     )
     _render_outline(outline)
+    if built:
+        render.render_rows("models built by their builders (once per dataset and activation)", built)
 
 
 def _render_outline(outline) -> None:

@@ -280,9 +280,31 @@ def load(path: str | Path) -> Experiment:
                 custom_activations.locate(spec.name, search_dirs_for(path))
             except ActivationSpecError as e:
                 problems.append((("activations", i), str(e)))
+    for builder in dict.fromkeys(a.builder for a in exp.architectures if a.builder):
+        try:
+            custom_activations.locate(builder, search_dirs_for(path), what="model builder")
+        except ActivationSpecError as e:
+            problems.append((_field_holding(data, "builder", builder), str(e)))
     if problems:
         raise ConfigError(format_problems(path, text, problems))
     return exp
+
+
+def _field_holding(data: Any, key: str, value: Any, where: tuple = ()) -> tuple:
+    """The path of the first `key: value` in the raw config (for the message's line), else ()."""
+    if isinstance(data, dict):
+        if data.get(key) == value:
+            return (*where, key)
+        items: Any = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return ()
+    for k, v in items:
+        found = _field_holding(v, key, value, (*where, k))
+        if found:
+            return found
+    return ()
 
 
 def search_dirs_for(config_path: Path) -> list[Path]:

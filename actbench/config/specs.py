@@ -160,6 +160,21 @@ class TrainingPatch(Patch):
     batch_size: int | None = Field(default=None, gt=0)
 
 
+# The fields that describe the reference family; a builder replaces all of them.
+REFERENCE_FIELDS = (
+    "conv_filters",
+    "kernel_size",
+    "pool_size",
+    "padding",
+    "dense_units",
+    "batch_norm",
+    "norm",
+    "residual",
+    "kernel_initializer",
+    "dropout",
+)
+
+
 class ModelSpec(Strict):
     label: str = "reference"
     conv_filters: list[int] = Field(default=[32], min_length=1)
@@ -176,6 +191,33 @@ class ModelSpec(Strict):
     training: Annotated[TrainingPatch | None, WHEN_SET] = (
         None  # this model's changes to `training` (e.g. a learning rate)
     )
+    # "module:function", called as function(act, input_shape, num_classes): the user's own network
+    # instead of the reference family (training/user_model.py)
+    builder: Annotated[str | None, WHEN_SET] = None
+
+    @field_validator("builder")
+    @classmethod
+    def _module_function(cls, v):
+        if v is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v):
+            raise ValueError(f"builder '{v}' must look like 'module:function' (a file module.py beside the config)")
+        return v
+
+    @model_validator(mode="after")
+    def _builder_alone(self) -> ModelSpec:
+        """A builder makes the whole network: a reference-family field beside it would be ignored."""
+        if self.builder is None:
+            return self
+        ignored = [
+            name
+            for name in REFERENCE_FIELDS
+            if getattr(self, name) != type(self).model_fields[name].get_default(call_default_factory=True)
+        ]
+        if ignored:
+            raise ValueError(
+                f"builder '{self.builder}' builds the whole network, so {', '.join(ignored)} would be ignored: "
+                "remove them (only label, training and builder go with a builder)"
+            )
+        return self
 
     @field_validator("conv_filters", "dense_units")
     @classmethod

@@ -19,10 +19,9 @@ output keeps Keras' glorot_uniform).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from actbench import activations
 from actbench.training import backends
+from actbench.training.tower import Tower
 
 NORM_PREFIX = {"batch": "bn", "layer": "ln"}
 
@@ -32,15 +31,6 @@ def resolve_initializer(name: str, act_name: str) -> str:
     if name != "auto":
         return name
     return activations.AUTO_INITIALIZERS.get(act_name, activations.AUTO_FALLBACK)
-
-
-@dataclass
-class Tower:
-    """One network's output plus what diagnostics need to find inside it."""
-
-    output: object
-    kernel_layers: list[str] = field(default_factory=list)  # layers with a kernel, input to output
-    activated: list[tuple[str, object, object]] = field(default_factory=list)  # (layer, pre, post)
 
 
 def build_tower(inputs, arch, num_classes: int, act_name: str, act_params: dict, prefix: str = "") -> Tower:
@@ -120,7 +110,10 @@ def _shortcut(x, target, name: str, init: str):
 
 
 def check_shape(arch, input_shape: tuple) -> None:
-    """Raise ValueError when the conv/pool stack shrinks the image to nothing."""
+    """Raise ValueError when the conv/pool stack shrinks the image to nothing (a builder's
+    network is checked when it is built)."""
+    if arch.builder is not None:
+        return
     h, w = input_shape[:2]
     for i, _ in enumerate(arch.conv_filters, start=1):
         if arch.padding == "valid":
@@ -138,9 +131,14 @@ def check_shape(arch, input_shape: tuple) -> None:
 
 
 def build_model(arch, input_shape: tuple, num_classes: int, act_name: str, act_params: dict):
-    """The reference network for one activation (call keras.utils.set_random_seed first)."""
+    """The network of `arch` for one activation (call keras.utils.set_random_seed first): the
+    reference family, or the user's own from its builder (user_model.py)."""
     import keras
 
+    if arch.builder is not None:
+        from actbench.training.user_model import build_user_model
+
+        return build_user_model(arch, input_shape, num_classes, act_name, act_params)
     inputs = keras.Input(shape=input_shape, name="image")
     tower = build_tower(inputs, arch, num_classes, act_name, act_params)
     model = keras.Model(inputs, tower.output, name="actbench")
