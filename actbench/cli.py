@@ -109,7 +109,6 @@ def run(
     Example: actbench run configs/quickstart.yaml
     """
     from . import config as config_module
-    from . import datasets
     from .display import render
     from .run import plan
     from .run.runner import Interrupted, RunOptions, resume_hint, run_experiment
@@ -127,7 +126,9 @@ def run(
         verify_data=verify_data,
         engine=engine,
         output_dir=output,
-        data_fetch=datasets.FetchPolicy.resolve(offline, data_mirror, render.DownloadProgress()),
+        offline=offline,
+        data_mirror=data_mirror,
+        download_progress=render.DownloadProgress(),
     )
     reporter = render.reporter_for_terminal()
     try:
@@ -270,12 +271,13 @@ def datasets_fetch(
     from . import config as config_module
     from . import datasets
     from .display import render
+    from .run.options import RunOptions, resolve
 
     wanted = list(names or [])
     if config is not None:
         exp = config_module.load(config)
         wanted += exp.datasets
-        data_dir = config_module.data_dir_of(exp, data_dir)
+        data_dir = resolve(exp, RunOptions(data_dir=data_dir)).data_dir
     if not wanted:
         raise typer.BadParameter("name at least one dataset, or give --config", param_hint="NAMES")
     policy = datasets.FetchPolicy.resolve(mirror=data_mirror, progress=render.DownloadProgress())
