@@ -300,7 +300,7 @@ def _train(ctx: RunContext, prepared: dict, adapter) -> None:
             n_classes = prepared[first.dataset].num_classes
             done = list(zip(runs, run_results))
             ctx.out.add(
-                [results.run_row(config_hash, r.key, res.run, n_classes) for r, res in done],
+                [results.run_row(config_hash, r.key, res.run.values(), n_classes) for r, res in done],
                 [row for r, res in done for row in results.epoch_rows(config_hash, r.key, res.epochs)],
             )
             ctx.reporter.group_end(runs, run_results)
