@@ -134,3 +134,14 @@ def test_run_experiment_leaves_the_callers_config_unchanged(tmp_path):
     assert meta["engine"] == "sequential" and meta["config"]["training"]["engine"] == "sequential"
     runs = results.read_runs(outcome.output_dir / "runs.csv")
     assert runs["engine"].tolist() == ["sequential"] and "at_chance" in runs.columns
+
+
+def test_the_run_record_fills_exactly_the_runs_columns():
+    from dataclasses import fields
+
+    from actbench.training.record import RunRecord
+
+    from_engine = {f.name for f in fields(RunRecord)} - {"diagnostics"}
+    from_run_row = {"config_hash", *results.RUN_KEYS, "at_chance"}
+    assert not from_engine & from_run_row
+    assert from_engine | from_run_row == set(results.RUN_COLUMNS)

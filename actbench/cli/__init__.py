@@ -76,17 +76,14 @@ def run(
     Example: actbench run configs/quickstart.yaml
     """
     from actbench import config as config_module
-    from actbench import datasets
     from actbench.display import render
     from actbench.run import plan
     from actbench.run.runner import Interrupted, RunOptions, resume_hint, run_experiment
-    from actbench.training import activation_check, user_model
 
     if engine is not None and engine not in ("packed", "sequential"):
         raise typer.BadParameter("must be packed or sequential", param_hint="--engine")
     exp = config_module.load(config)
-    activation_check.check_behaviour(exp, config)  # before run_experiment writes anything
-    user_model.check_builders(exp)
+    _check_user_code(exp, config)  # before run_experiment writes anything
     opts = RunOptions(
         overwrite=overwrite,
         resume=resume,
@@ -95,7 +92,9 @@ def run(
         verify_data=verify_data,
         engine=engine,
         output_dir=output,
-        data_fetch=datasets.FetchPolicy.resolve(offline, data_mirror, render.DownloadProgress()),
+        offline=offline,
+        data_mirror=data_mirror,
+        download_progress=render.DownloadProgress(),
     )
     reporter = render.reporter_for_terminal()
     try:
@@ -120,6 +119,15 @@ def run(
         raise typer.Exit(1)
 
 
+def _check_user_code(exp, config: Path) -> list[dict]:
+    """Call the config's custom activations and model builders once, before anything is
+    written or trained (ConfigError naming what fails); the builders' models, one row each."""
+    from actbench.training import activation_check, user_model
+
+    activation_check.check_behaviour(exp, config)
+    return user_model.check_builders(exp)
+
+
 def _say_replaced(paths: list[Path]) -> None:
     """Name each file of the user's that --overwrite replaced: it is gone, so say so."""
     from actbench.display import render
@@ -141,11 +149,9 @@ def validate(
     from actbench import config as config_module
     from actbench.display import render
     from actbench.run import plan
-    from actbench.training import activation_check, user_model
 
     exp = config_module.load(config)
-    activation_check.check_behaviour(exp, config)
-    built = user_model.check_builders(exp)
+    built = _check_user_code(exp, config)
     k_n = plan.parse_shard(shard)
     outline = plan.outline(plan.shard(plan.expand(exp), *k_n)) if k_n else plan.outline_grid(exp)
     render.info(

@@ -84,12 +84,13 @@ def datasets_fetch(
     from actbench import config as config_module
     from actbench import datasets
     from actbench.display import render
+    from actbench.run.options import RunOptions, resolve
 
     wanted = list(names or [])
     if config is not None:
         exp = config_module.load(config)
         wanted += exp.datasets
-        data_dir = config_module.data_dir_of(exp, data_dir)
+        data_dir = resolve(exp, RunOptions(data_dir=data_dir)).data_dir
     if not wanted:
         raise typer.BadParameter("name at least one dataset, or give --config", param_hint="NAMES")
     policy = datasets.FetchPolicy.resolve(mirror=data_mirror, progress=render.DownloadProgress())

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -62,7 +61,6 @@ __all__ = [
     "TrainingPatch",
     "TrainingSpec",
     "VariantSpec",
-    "data_dir_of",
     "load",
     "resolved_config",
     "search_dirs_for",
@@ -315,7 +313,3 @@ def search_dirs_for(config_path: Path) -> list[Path]:
 def resolved_config(exp: Experiment) -> dict:
     """The config as run (defaults filled in, labels resolved), for metadata.json."""
     return exp.model_dump(mode="json")
-
-
-def data_dir_of(exp: Experiment, override: str | None = None) -> str | None:
-    return override or exp.data_dir or os.environ.get("ACTBENCH_DATA_DIR") or None

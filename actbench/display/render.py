@@ -93,15 +93,15 @@ class PlainReporter:
     def group_end(self, runs, run_results):
         self.done += len(runs)
         for run, res in zip(runs, run_results):
-            r = res.run
-            if r.get("failed"):
-                self._print(f"  {run.activation}: FAILED: {escape(r['failure'])}")
-            elif r["diverged"]:
-                self._print(f"  {run.activation}: DIVERGED at epoch {r['diverged_epoch']:.0f}")
+            r = res.run  # training.record.RunRecord
+            if r.failed:
+                self._print(f"  {run.activation}: FAILED: {escape(r.failure)}")
+            elif r.diverged:
+                self._print(f"  {run.activation}: DIVERGED at epoch {r.diverged_epoch:.0f}")
             else:
                 self._print(
-                    f"  {run.activation}: test accuracy {r['test_accuracy']:.4f}, "
-                    f"loss {r['test_loss']:.4f}, {r['seconds_per_epoch']:.1f} s/epoch ({r['timing']})"
+                    f"  {run.activation}: test accuracy {r.test_accuracy:.4f}, "
+                    f"loss {r.test_loss:.4f}, {r.seconds_per_epoch:.1f} s/epoch ({r.timing})"
                 )
 
         self._estimate(len(runs))

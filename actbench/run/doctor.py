@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from actbench import datasets
-from actbench.config import Experiment, data_dir_of
+from actbench.config import Experiment
 from actbench.errors import ActbenchError
+from actbench.run.options import RunOptions, resolve
 from actbench.training import backends
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
@@ -66,9 +67,10 @@ def diagnose(exp: Experiment, config: str, output_dir: str | None = None, data_d
         add(_devices(adapter))
         add(_determinism(settings))
         add(_compiled_step(exp, adapter))
-    data_dir = data_dir_of(exp, data_dir)
-    diagnosis.checks += [_dataset(name, data_dir) for name in exp.datasets]
-    add(_output(Path(output_dir or exp.output_dir)))
+    options = resolve(exp, RunOptions(data_dir=data_dir, output_dir=output_dir))  # as `run` would
+    policy = datasets.FetchPolicy(offline=options.offline, mirror=options.data_mirror)
+    diagnosis.checks += [_dataset(name, options.data_dir, policy) for name in exp.datasets]
+    add(_output(Path(options.output_dir)))
     return diagnosis
 
 
@@ -161,11 +163,10 @@ def _compiled_step(exp: Experiment, adapter) -> Check:
     return Check("compiled step", OK, "deterministic-safe on a GPU: no scatter, no select-and-scatter")
 
 
-def _dataset(name: str, data_dir: str | None) -> Check:
+def _dataset(name: str, data_dir: str | None, policy) -> Check:
     loc = datasets.locate(name, data_dir)
     if loc.available:
         return Check(f"dataset {name}", OK, f"present: {datasets.where_of(loc)}")
-    policy = datasets.FetchPolicy.resolve()
     if policy.offline:
         return Check(
             f"dataset {name}",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,12 +21,13 @@ from pydantic import ValidationError
 
 from actbench import __version__, datasets, results
 from actbench.analysis.stats import summarize_written
-from actbench.config import Experiment, data_dir_of, resolved_config
+from actbench.config import Experiment, resolved_config
 from actbench.errors import ActbenchError, ConfigError, ResultsError
 from actbench.results import ResultDir
 from actbench.training.model import check_shape
 
 from . import plan
+from .options import Resolved, RunOptions, resolve
 from .plan import Run
 
 
@@ -38,19 +38,6 @@ class Interrupted(Exception):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
         self.exit_code = 128 + signum
-
-
-@dataclass
-class RunOptions:
-    overwrite: bool = False
-    resume: bool = True
-    shard: tuple[int, int] | None = None
-    data_dir: str | None = None
-    verify_data: bool | None = None  # None: the config's data_verify
-    engine: str | None = None  # None: the config's training.engine
-    output_dir: str | None = None  # None: the config's output.dir
-    data_fetch: datasets.FetchPolicy | None = None  # None: download when missing unless $ACTBENCH_OFFLINE
-    command_line: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
 @dataclass
@@ -100,6 +87,7 @@ class RunContext:
     todo: list[Run]  # the planned runs not finished yet
     data_dir: str | None
     verify: bool
+    resolved: Resolved  # every run option, flag > environment > config > default
 
     signals: list[int] = field(default_factory=list)  # SIGINT/SIGTERM received, in order
 
@@ -115,9 +103,9 @@ class RunContext:
             raise Interrupted(self.signals[0])
 
 
-def prepare_output(exp: Experiment, opts: RunOptions) -> tuple[ResultDir, list[str]]:
+def prepare_output(exp: Experiment, opts: RunOptions, output_dir: str) -> tuple[ResultDir, list[str]]:
     """Check the output dir without writing: returns (the dir with its finished rows loaded, notes)."""
-    out = ResultDir(opts.output_dir or exp.output_dir)
+    out = ResultDir(output_dir)
     check_writable(out.path)
     if not out.has_results() or opts.overwrite:
         return out, []
@@ -209,21 +197,22 @@ def run_experiment(exp: Experiment, opts: RunOptions, reporter: Reporter | None 
 
 def _prepare(exp: Experiment, opts: RunOptions, reporter: Reporter) -> RunContext:
     """Every check that can fail before anything is written; the plan of what to train."""
-    if opts.engine and opts.engine != exp.training.engine:
+    resolved = resolve(exp, opts)
+    if resolved.engine != exp.training.engine:
         try:
-            exp = exp.with_overrides({"training.engine": opts.engine})  # the config is immutable: a changed copy
+            exp = exp.with_overrides({"training.engine": resolved.engine})  # the config is immutable: a changed copy
         except ValidationError as e:  # e.g. global_clipnorm, which the packed engine cannot honour
-            raise ConfigError(f"--engine {opts.engine}: {e.errors()[0]['msg']}") from None
+            raise ConfigError(f"--engine {resolved.engine}: {e.errors()[0]['msg']}") from None
     for name in exp.datasets:
         for arch in exp.architectures:
             try:
                 check_shape(arch, datasets.NAMES[name].input_shape)
             except ValueError as e:
                 raise ConfigError(f"models[{arch.label}] on {name}: {e}") from None
-    out, notes = prepare_output(exp, opts)
+    out, notes = prepare_output(exp, opts, resolved.output_dir)
     # Last: the one check that may take long (downloads what is missing, or raises).
-    data_dir = data_dir_of(exp, opts.data_dir)
-    datasets.ensure_available(exp.datasets, data_dir, opts.data_fetch)
+    policy = datasets.FetchPolicy.resolve(resolved.offline, resolved.data_mirror, opts.download_progress)
+    datasets.ensure_available(exp.datasets, resolved.data_dir, policy)
     planned = plan.shard(plan.expand(exp), *opts.shard) if opts.shard else plan.expand(exp)
     done = out.done_keys()
     return RunContext(
@@ -234,8 +223,9 @@ def _prepare(exp: Experiment, opts: RunOptions, reporter: Reporter) -> RunContex
         notes=notes,
         planned=planned,
         todo=[r for r in planned if r.key not in done],
-        data_dir=data_dir,
-        verify=exp.data_verify if opts.verify_data is None else opts.verify_data,
+        data_dir=resolved.data_dir,
+        verify=resolved.verify_data,
+        resolved=resolved,
     )
 
 
@@ -280,6 +270,7 @@ def _metadata(ctx: RunContext, settings: dict, adapter) -> dict:
         "data_verify": ctx.verify,
         "data": {},
         "shard": f"{opts.shard[0]}/{opts.shard[1]}" if opts.shard else None,
+        "options": ctx.resolved.as_metadata(),
         "command_line": opts.command_line,
         "host": socket.gethostname(),
         "started": previous.get("started", _now()),
@@ -328,7 +319,7 @@ def _train(ctx: RunContext, prepared: dict, adapter) -> None:
             n_classes = prepared[first.dataset].num_classes
             done = list(zip(runs, run_results))
             ctx.out.add(
-                [results.run_row(config_hash, r.key, res.run, n_classes) for r, res in done],
+                [results.run_row(config_hash, r.key, res.run.values(), n_classes) for r, res in done],
                 [row for r, res in done for row in results.epoch_rows(config_hash, r.key, res.epochs)],
             )
             ctx.reporter.group_end(runs, run_results)

@@ -30,6 +30,7 @@ from actbench.errors import ConfigError, last_line
 
 from . import backends, diagnostics
 from .model import build_model
+from .record import RunRecord
 
 TIMING_STEPS = 32  # train steps timed per activation in the packed engine's timing pass
 TIMING_TEST_EXAMPLES = 2048  # test examples whose inference the timing pass times
@@ -43,7 +44,7 @@ DIVERGENCE_LOSS = 1e6
 
 @dataclass
 class RunResult:
-    run: dict
+    run: RunRecord
     epochs: list[dict] = field(default_factory=list)
 
 
@@ -61,26 +62,7 @@ class Group:
 def failed_run(spec, error: BaseException, engine: str, backend: str) -> RunResult:
     """The result of a run whose training raised (e.g. a custom activation failing on some
     inputs): no numbers, the reason in one line."""
-    run = {
-        "activation_name": spec.name,
-        "params": math.nan,
-        "epochs_run": 0,
-        "test_loss": math.nan,
-        "test_accuracy": math.nan,
-        "best_val_accuracy": math.nan,
-        "best_epoch": math.nan,
-        "train_seconds": math.nan,
-        "seconds_per_epoch": math.nan,
-        "timing": "",
-        "test_examples_per_second": math.nan,
-        "diverged": False,
-        "diverged_epoch": math.nan,
-        "failed": True,
-        "failure": last_line(error),
-        "engine": engine,
-        "backend": backend,
-    }
-    return RunResult(run=run)
+    return RunResult(run=RunRecord.failure_of(spec.name, last_line(error), engine, backend))
 
 
 @dataclass
@@ -299,24 +281,24 @@ class GroupTrainer:
         rows, diverged = tower.rows, tower.diverged
         finished = rows[:-1] if diverged else rows  # the diverged epoch's diagnostics are not measured
         val_acc = [r["val_accuracy"] for r in finished if math.isfinite(r["val_accuracy"])]
-        run = {
-            "activation_name": tower.spec.name,
-            "params": int(tower.model.count_params()),
-            "epochs_run": len(rows),
-            "test_loss": math.nan if diverged else _metric(test, tower.index, n, "ce"),
-            "test_accuracy": math.nan if diverged else _metric(test, tower.index, n, "accuracy"),
-            "best_val_accuracy": max(val_acc) if val_acc else math.nan,
-            "best_epoch": finished[int(np.argmax(val_acc))]["epoch"] if val_acc else math.nan,
-            "train_seconds": float(sum(r["seconds"] for r in rows)),
-            "seconds_per_epoch": float(np.mean([r["seconds"] for r in rows])) if rows else math.nan,
-            "timing": timing.label,
-            "test_examples_per_second": math.nan if diverged else timing.examples_per_second,
-            "diverged": diverged,
-            "diverged_epoch": tower.diverged_epoch if diverged else math.nan,
-            "engine": self.exp.training.engine,
-            "backend": keras.backend.backend(),
-        }
-        run.update(_diagnostic_summary(finished))
+        run = RunRecord(
+            activation_name=tower.spec.name,
+            params=int(tower.model.count_params()),
+            epochs_run=len(rows),
+            test_loss=math.nan if diverged else _metric(test, tower.index, n, "ce"),
+            test_accuracy=math.nan if diverged else _metric(test, tower.index, n, "accuracy"),
+            best_val_accuracy=max(val_acc) if val_acc else math.nan,
+            best_epoch=finished[int(np.argmax(val_acc))]["epoch"] if val_acc else math.nan,
+            train_seconds=float(sum(r["seconds"] for r in rows)),
+            seconds_per_epoch=float(np.mean([r["seconds"] for r in rows])) if rows else math.nan,
+            timing=timing.label,
+            test_examples_per_second=math.nan if diverged else timing.examples_per_second,
+            diverged=diverged,
+            diverged_epoch=tower.diverged_epoch if diverged and tower.diverged_epoch is not None else math.nan,
+            engine=self.exp.training.engine,
+            backend=keras.backend.backend(),
+            diagnostics=_diagnostic_summary(finished),
+        )
         return RunResult(run=run, epochs=rows)
 
 
