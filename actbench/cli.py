@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from . import __version__
-from .errors import ActbenchError
+from .errors import ActbenchError, ActivationSpecError
 
 app = typer.Typer(
     add_completion=False,
@@ -45,7 +45,7 @@ def user_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from . import render
+        from .display import render
 
         try:
             return fn(*args, **kwargs)
@@ -114,13 +114,16 @@ def run(
     Example: actbench run configs/quickstart.yaml
     """
     from . import config as config_module
-    from . import custom_activations, datasets, plan, render
-    from .runner import Interrupted, RunOptions, resume_hint, run_experiment
+    from . import datasets
+    from .display import render
+    from .run import plan
+    from .run.runner import Interrupted, RunOptions, resume_hint, run_experiment
+    from .training import activation_check
 
     if engine is not None and engine not in ("packed", "sequential"):
         raise typer.BadParameter("must be packed or sequential", param_hint="--engine")
     exp = config_module.load(config)
-    custom_activations.check_behaviour(exp, config)  # before run_experiment writes anything
+    activation_check.check_behaviour(exp, config)  # before run_experiment writes anything
     opts = RunOptions(
         overwrite=overwrite,
         resume=resume,
@@ -134,17 +137,14 @@ def run(
     reporter = render.reporter_for_terminal()
     try:
         outcome = run_experiment(exp, opts, reporter)
-    except Interrupted as e:
-        if hasattr(reporter, "stop"):
-            reporter.stop()
+    except (Interrupted, ActbenchError) as e:
+        reporter.stop()
+        if not isinstance(e, Interrupted):
+            raise
         render.error(f"interrupted by {e}; finished runs are saved. Resume with:\n  {resume_hint(str(config), opts)}")
         raise typer.Exit(e.exit_code) from None
-    except ActbenchError:
-        if hasattr(reporter, "stop"):
-            reporter.stop()
-        raise
     if report:
-        from .report import write_report_files
+        from .report.markdown import write_report_files
 
         written = write_report_files(outcome.output_dir, overwrite=overwrite)
         _say_replaced(written.replaced)
@@ -159,7 +159,7 @@ def run(
 
 def _say_replaced(paths: list[Path]) -> None:
     """Name each file of the user's that --overwrite replaced: it is gone, so say so."""
-    from . import render
+    from .display import render
 
     for path in paths:
         render.warn(f"--overwrite replaced {path} (actbench had not written it)")
@@ -176,10 +176,12 @@ def validate(
     Example: actbench validate configs/mnist.yaml
     """
     from . import config as config_module
-    from . import custom_activations, plan, render
+    from .display import render
+    from .run import plan
+    from .training import activation_check
 
     exp = config_module.load(config)
-    custom_activations.check_behaviour(exp, config)
+    activation_check.check_behaviour(exp, config)
     k_n = plan.parse_shard(shard)
     outline = plan.outline(plan.shard(plan.expand(exp), *k_n)) if k_n else plan.outline_grid(exp)
     render.info(
@@ -190,7 +192,7 @@ def validate(
 
 
 def _render_outline(outline) -> None:
-    from . import render
+    from .display import render
 
     for field_name, counts in outline.per_field.items():
         shown = ", ".join(f"{value} {n}" for value, n in list(counts.items())[:12])
@@ -219,7 +221,9 @@ def activations_cmd(
 
     Example: actbench activations --plot shapes.png relu elu gelu
     """
-    from . import activations, plots, render
+    from . import activations
+    from .display import render
+    from .report import plots
 
     render.render_rows("activations (or 'module:function' for your own)", activations.describe())
     if plot:
@@ -227,7 +231,7 @@ def activations_cmd(
         for name in chosen:
             try:
                 activations.validate(name, {})
-            except activations.ActivationSpecError as e:
+            except ActivationSpecError as e:
                 raise ActbenchError(f"activations --plot: {e}") from None
         specs: list[tuple[str, str, dict]] = [(name, name, {}) for name in chosen]
         render.info(f"plot: {plots.plot_activation_shapes(specs, plot)}")
@@ -252,7 +256,8 @@ def datasets_cmd(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from . import datasets, render
+    from . import datasets
+    from .display import render
 
     render.render_rows(f"datasets (Keras cache: {datasets.keras_cache_dir()})", datasets.status_rows(data_dir))
     if verbose:
@@ -277,7 +282,8 @@ def datasets_fetch(
     Example: actbench datasets fetch --config configs/mnist.yaml
     """
     from . import config as config_module
-    from . import datasets, render
+    from . import datasets
+    from .display import render
 
     wanted = list(names or [])
     if config is not None:
@@ -307,9 +313,9 @@ def compare(
 
     Example: actbench compare results/reference/quickstart results/quickstart --format markdown >> $GITHUB_STEP_SUMMARY
     """
-    from . import render
-    from .compare import compare as compare_sets
-    from .compare_format import format_comparison
+    from .analysis.compare import compare as compare_sets
+    from .display import render
+    from .display.compare_format import format_comparison
     from .results import read_result_set
 
     if fmt not in ("table", "markdown", "csv", "json"):
@@ -339,8 +345,8 @@ def merge(
 
     Example: actbench merge shard-1 shard-2 shard-3 -o results/merged
     """
-    from . import render
-    from .merge import merge_dirs
+    from .analysis.merge import merge_dirs
+    from .display import render
     from .results import describe_removed
 
     rep = merge_dirs(dirs, output, overwrite=overwrite)
@@ -365,12 +371,58 @@ def report(
 
     Example: actbench report results/quickstart
     """
-    from . import render
-    from .report import write_report_files
+    from .display import render
+    from .report.markdown import write_report_files
 
     written = write_report_files(result_dir, output, overwrite)
     _say_replaced(written.replaced)
     render.info("\n".join(str(p) for p in written.paths))
+
+
+@app.command()
+@user_errors
+def doctor(
+    config: Path | None = typer.Argument(
+        None, help="Experiment YAML file (default: the reference model on mnist_sample)."
+    ),
+    backend: str | None = typer.Option(None, "--backend", help="tensorflow or jax (overrides the config's backend)."),
+    output: str | None = typer.Option(None, "--output", "-o", help="Output dir to check (overrides output.dir)."),
+    data_dir: str | None = typer.Option(None, "--data-dir", help="Dir with local dataset files."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
+):
+    """Check that this machine can run a config: versions, backend, devices, determinism, datasets, output dir.
+
+    Exit 0 when ready, 1 when a check failed. Nothing is trained or written.
+
+    Example: actbench doctor configs/mnist.yaml --format json  (on a GPU runner: ACTBENCH_EXPECT_GPU=1)
+    """
+    import json
+
+    from . import config as config_module
+    from .display import render
+    from .run.doctor import diagnose
+    from .training.backends import NAMES
+
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter("must be table or json", param_hint="--format")
+    if backend is not None and backend not in NAMES:
+        raise typer.BadParameter(f"must be one of {', '.join(NAMES)}", param_hint="--backend")
+    if config is None:
+        exp = config_module.Experiment.model_validate(DOCTOR_DEFAULT)
+    else:
+        exp = config_module.load(config)
+    if backend is not None:
+        exp = exp.with_overrides({"backend": backend})
+    diagnosis = diagnose(exp, str(config or "no config, the reference model on mnist_sample"), output, data_dir)
+    if fmt == "json":
+        typer.echo(json.dumps(diagnosis.as_dict(), indent=2))
+    else:
+        render.render_diagnosis(diagnosis)
+    raise typer.Exit(0 if diagnosis.ready else 1)
+
+
+# What `doctor` checks without a config: the reference model, on the dataset shipped with actbench.
+DOCTOR_DEFAULT = {"name": "doctor", "datasets": ["mnist_sample"], "activations": ["relu"], "seeds": [0]}
 
 
 def entry() -> None:

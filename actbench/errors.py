@@ -1,4 +1,4 @@
-"""The one exception type for user mistakes: the CLI prints its message and exits 2."""
+"""The exception types for user mistakes: the CLI prints an ActbenchError's message and exits 2."""
 
 import difflib
 
@@ -23,6 +23,11 @@ class DataError(ActbenchError):
 
 class ResultsError(ActbenchError):
     pass
+
+
+class ActivationSpecError(ValueError):
+    """A config's activation entry is wrong: a ValueError, so pydantic validators can raise it and
+    the config loader reports it with file, line and field."""
 
 
 def did_you_mean(name: str, choices: list[str]) -> str:

@@ -15,7 +15,7 @@ Two parts:
                        TensorFlow / machine / harmless code change")
      noisy1000-nudged  the same for noisy1000
 2. analysis (always; seconds to minutes, no training): reads those runs.csv files and runs the
-   real `actbench.compare.compare` on sampled base/candidate pairs, with and without a
+   real `actbench.analysis.compare.compare` on sampled base/candidate pairs, with and without a
    simulated drop of 1, 2 and 5 points subtracted from every seed of one activation (chosen
    at random) on the candidate side, 3 activations compared at once, --max-drop 1 point:
      unpaired      disjoint random seed sets of k seeds per side (Welch)
@@ -41,7 +41,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, actbench_cmd, loadavg, machine, timed, versions  # noqa: E402
 
-from actbench.compare import compare  # noqa: E402
+from actbench.analysis.compare import compare  # noqa: E402
 from actbench.results import ResultSet, read_runs  # noqa: E402
 
 ACTIVATIONS = ["relu", "tanh", "elu"]

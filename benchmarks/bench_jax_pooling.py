@@ -30,10 +30,11 @@ ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "elu"]
 
 def build(data, towers: int, stock: bool, whole_epoch: bool):
     """A compiled packed model of `towers` towers and its loop; Keras' pooling when stock."""
-    from actbench import config, engine
-    from actbench.backends.base import Backend
-    from actbench.backends.jax import JaxBackend
-    from actbench.backends.jax_loop import CompiledEpochLoop
+    from actbench import config
+    from actbench.training import engine
+    from actbench.training.backends.base import Backend
+    from actbench.training.backends.jax import JaxBackend
+    from actbench.training.backends.jax_loop import CompiledEpochLoop
 
     exp = config.Experiment.model_validate(
         {
@@ -68,7 +69,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
 
-    from actbench import backends, datasets
+    from actbench import datasets
+    from actbench.training import backends
 
     backends.for_name("jax").configure(deterministic=True)
     data = datasets.prepare(

@@ -7,7 +7,7 @@
 Where the time of a packed run goes on a small CPU machine: each measurement is a fresh
 process (TensorFlow's threads can only be set before it runs an op) that loads
 Fashion-MNIST with actbench's loader, builds and compiles N towers exactly as the packed
-engine does (actbench.engine.compile_group; activations cycle through sigmoid, tanh,
+engine does (actbench.training.engine.compile_group; activations cycle through sigmoid, tanh,
 relu, leaky_relu, elu), traces on one batch (training and validation), then times ONE
 epoch with the 10 % validation set, driven as the engine drives it
 (the backend adapter's loop; with --fit, Keras' model.fit instead). It also reads the
@@ -51,8 +51,9 @@ def idle_seconds() -> float:
 
 def worker(args) -> None:
     """One measurement; prints one JSON line."""
-    from actbench import backends, config, datasets, engine
-    from actbench.backends.fit import KerasFitLoop
+    from actbench import config, datasets
+    from actbench.training import backends, engine
+    from actbench.training.backends.fit import KerasFitLoop
 
     adapter = backends.for_name(args.backend)
     adapter.configure(deterministic=True)

@@ -5,7 +5,7 @@
 The packed TensorFlow loop used to permute the training set on the host every epoch
 (x[order]) and hand each call (32 batches) its slices, which TensorFlow copies into a
 tensor: on a GPU, a host-to-device transfer per call. It now places the arrays on the device
-once and gathers each batch there by index (actbench/backends/tensorflow.py). This times,
+once and gathers each batch there by index (actbench/training/backends/tensorflow.py). This times,
 for one Fashion-MNIST-sized epoch (54,000 x 28 x 28 x 1 float32, batch 32, 32 batches per
 call), (a) the host permutation, (b) the per-call host-to-tensor copies, (c) the on-device
 gathers of every batch inside one tf.function, with no model: the feeding alone. The device

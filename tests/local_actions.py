@@ -307,7 +307,7 @@ class Event:
 
 
 class LocalRunner:
-    def __init__(self, workflow: Path, root: Path, repository: str = "actbench/actbench", shims: Path | None = None):
+    def __init__(self, workflow: Path, root: Path, repository: str = "actbench/actbench"):
         self.workflow = yaml.safe_load(workflow.read_text())
         self.current = self.workflow
         self.workflow_path = workflow
@@ -315,7 +315,6 @@ class LocalRunner:
         self.repository = repository
         self.store = ArtifactStore(root / "store", repository)
         self.api = FakeGitHubAPI(self.store)
-        self.shims = shims
         self.pip_log = root / "pip.log"
         self._pip_shim()
 
@@ -412,8 +411,7 @@ class LocalRunner:
         result = JobResult(name, ctx["matrix"], substitute(job["runs-on"], ctx))
         env = {k: substitute(str(v), ctx) for k, v in self.current.get("env", {}).items()}
         env.update({k: substitute(str(v), {**ctx, "env": env}) for k, v in job.get("env", {}).items()})
-        path = [str(self.shims)] if self.shims else []
-        path += [str(self.root / "pip-shim"), "/usr/local/bin", "/usr/bin", "/bin"]
+        path = [str(self.root / "pip-shim"), "/usr/local/bin", "/usr/bin", "/bin"]
         steps_ctx: dict[str, dict] = {}
         failed = False
         for i, step in enumerate(job["steps"]):
@@ -502,7 +500,7 @@ class LocalRunner:
                 (workspace / rel).write_text(text)
             return "success", "checked out a copy of the working tree"
         if action == "actions/setup-python":
-            path.insert(len(path) - 3, str(VENV_BIN))  # before the system's python, after the shims
+            path.insert(1, str(VENV_BIN))  # after the pip recorder, before the system's python
             return "success", f"python: {VENV_BIN / 'python'}"
         if action == "actions/cache":
             return "success", "no cache here"

@@ -7,10 +7,11 @@ import pytest
 keras = pytest.importorskip("keras")
 import tensorflow as tf  # noqa: E402
 
-from actbench import activations, backends, diagnostics  # noqa: E402
+from actbench import activations  # noqa: E402
 from actbench.config import DiagnosticsSpec, ModelSpec  # noqa: E402
-from actbench.model import build_model  # noqa: E402
-from actbench.plots import plot_activation_shapes  # noqa: E402
+from actbench.report.plots import plot_activation_shapes  # noqa: E402
+from actbench.training import backends, diagnostics
+from actbench.training.model import build_model  # noqa: E402
 
 GRID = np.linspace(-5, 5, 41).astype("float32")
 GRID = GRID[np.abs(GRID) > 1e-3]  # derivatives of kinked functions are undefined at 0
@@ -85,7 +86,7 @@ def test_depth_and_padding_options():
         ModelSpec(conv_filters=[8, 8, 8, 8, 8], padding="same", dense_units=[16]), (28, 28, 1), 10, "relu", {}
     )
     assert [layer.name for layer in deep.layers if layer.name.startswith("conv")] == [f"conv{i}" for i in range(1, 6)]
-    from actbench.model import check_shape
+    from actbench.training.model import check_shape
 
     with pytest.raises(ValueError, match="padding: same"):
         check_shape(ModelSpec(conv_filters=[8] * 5), (28, 28, 1))

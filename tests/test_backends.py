@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from actbench import backends
-from actbench.backends.base import EXPECT_GPU_ENV
 from actbench.config import Experiment
+from actbench.training import backends
+from actbench.training.backends.base import EXPECT_GPU_ENV
 
 PACKAGE = Path(backends.__file__).parent.parent
 

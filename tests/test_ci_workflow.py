@@ -60,31 +60,10 @@ def dispatch(tiny: dict = TINY, **inputs: str) -> Event:
     )
 
 
-def doctor_shims(root: Path) -> Path | None:
-    """TEMPORARY, until issue 22's `actbench doctor` is merged into this branch: an
-    `actbench` that passes everything through but answers `doctor` itself. Remove then."""
-    import typer.main
-
-    from actbench.cli import app
-
-    if "doctor" in typer.main.get_command(app).commands:
-        return None
-    d = root / "doctor-shim"
-    d.mkdir()
-    real = REPO / ".venv" / "bin" / "actbench"
-    (d / "actbench").write_text(
-        "#!/bin/bash\n"
-        'if [ "$1" = doctor ]; then echo "doctor: not merged yet (issue 22)"; exit 0; fi\n'
-        f'exec {real} "$@"\n'
-    )
-    (d / "actbench").chmod(0o755)
-    return d
-
-
 @pytest.fixture(scope="module")
 def gh(tmp_path_factory):
     root = tmp_path_factory.mktemp("actions")
-    runner = LocalRunner(WORKFLOW, root, shims=doctor_shims(root))
+    runner = LocalRunner(WORKFLOW, root)
     yield runner
     runner.close()
 
@@ -241,7 +220,7 @@ def test_plan_defaults_are_the_dispatch_defaults_and_fit_the_configs():
     """Scheduled runs have no inputs: the plan step's fallbacks must be the inputs' defaults,
     and each default config must have at least as many runs as it has shards."""
     from actbench import config as config_module
-    from actbench import plan
+    from actbench.run import plan
 
     wf = yaml.safe_load(WORKFLOW.read_text())
     inputs = wf[True]["workflow_dispatch"]["inputs"]

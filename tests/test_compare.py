@@ -1,4 +1,4 @@
-"""actbench.compare: verdicts, regressions, warnings, formats, bad input."""
+"""actbench.analysis.compare: verdicts, regressions, warnings, formats, bad input."""
 
 import json
 import math
@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from actbench.compare import compare
-from actbench.compare_format import format_comparison
+from actbench.analysis.compare import compare
+from actbench.analysis.significance import welch
+from actbench.display.compare_format import format_comparison
 from actbench.errors import ResultsError
 from actbench.results import ResultSet, read_result_set
-from actbench.significance import welch
 
 GOLDEN = Path(__file__).parent / "golden" / "compare"
 

@@ -239,7 +239,7 @@ def test_validate_prints_a_compact_plan_for_100000_runs(tmp_path):
 
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 1, 3, 2), (1, 2, 7, 3), (3, 2, 4, 1)])
 def test_outline_by_index_arithmetic_equals_outline_of_the_expanded_plan(shape):
-    from actbench import plan
+    from actbench.run import plan
 
     n_datasets, n_models, n_seeds, n_acts = shape
     exp = config.Experiment(

@@ -10,7 +10,7 @@ import pytest
 from tiny import load_tiny
 
 from actbench import results
-from actbench.runner import RunOptions, run_experiment
+from actbench.run.runner import RunOptions, run_experiment
 
 pytestmark = pytest.mark.slow  # trains real Keras models (seconds each)
 
@@ -144,9 +144,10 @@ def test_in_memory_loop_equals_keras_fit(tmp_path, activations):
     # The TensorFlow loop runs Keras' own train_step/test_step outside model.fit; this
     # holds it to fit's numbers bit for bit: 2 epochs with validation, several calls per
     # epoch and a short last batch (100 = 6 x 16 + 4), with dropout and batch norm.
-    from actbench import datasets, engine
-    from actbench.backends.fit import KerasFitLoop
-    from actbench.backends.tensorflow import InMemoryLoop
+    from actbench import datasets
+    from actbench.training import engine
+    from actbench.training.backends.fit import KerasFitLoop
+    from actbench.training.backends.tensorflow import InMemoryLoop
 
     exp = load_tiny(
         tmp_path,
@@ -185,9 +186,10 @@ def test_in_memory_loop_equals_keras_fit(tmp_path, activations):
 def test_missing_deterministic_kernel_stops_with_a_config_error(tmp_path):
     # What a GPU without a deterministic kernel raises mid-training becomes one clear
     # ConfigError (exit code 2 in the CLI) naming the op and the switch, not a traceback.
-    from actbench import backends, datasets
-    from actbench.engine import Group, GroupTrainer
+    from actbench import datasets
     from actbench.errors import ConfigError
+    from actbench.training import backends
+    from actbench.training.engine import Group, GroupTrainer
 
     class NoDeterministicKernel(type(backends.for_name("tensorflow"))):
         def loop(self, model):

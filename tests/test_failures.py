@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from actbench import config
 from actbench.cli import app
 from actbench.results import read_runs
-from actbench.runner import Interrupted, RunOptions, run_experiment
+from actbench.run.runner import Interrupted, RunOptions, run_experiment
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""actbench.merge on realistic fake result dirs: shards, duplicates, conflicts, orphans."""
+"""actbench.analysis.merge on realistic fake result dirs: shards, duplicates, conflicts, orphans."""
 
 import json
 import shutil
@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from fake_results import make_frames, metadata, write_dir
 
+from actbench.analysis.merge import merge_dirs
 from actbench.errors import ResultsError
-from actbench.merge import merge_dirs
 from actbench.results import EPOCH_COLUMNS, RUN_COLUMNS, canonical_order, order_columns, read_result_set
 
 

@@ -15,10 +15,10 @@ from fake_results import make_frames, make_result_dir, metadata, write_dir
 from tiny import tiny_config
 from typer.testing import CliRunner
 
+from actbench.analysis.merge import merge_dirs
 from actbench.cli import app
 from actbench.errors import ResultsError
-from actbench.merge import merge_dirs
-from actbench.report import write_report
+from actbench.report.markdown import write_report
 from actbench.results import MANIFEST_FILE, ResultDir
 
 runner = CliRunner()

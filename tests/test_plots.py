@@ -11,8 +11,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from fake_results import make_frames  # noqa: E402
 
-from actbench import plot_axes, plots, plots_overview  # noqa: E402
-from actbench.stats import summarize  # noqa: E402
+from actbench.analysis.stats import summarize  # noqa: E402
+from actbench.report import axes as plot_axes  # noqa: E402
+from actbench.report import overview as plots_overview
+from actbench.report import plots
 
 ACTS = ["relu", "sigmoid"]
 

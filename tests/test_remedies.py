@@ -14,11 +14,13 @@ from tiny import load_tiny
 from typer.testing import CliRunner
 
 from actbench import config
+from actbench.activations import AUTO_INITIALIZERS
 from actbench.cli import app
 from actbench.config import Experiment, ModelSpec, OptimizerSpec
-from actbench.engine import make_optimizer
-from actbench.model import AUTO_INITIALIZERS, KERNEL_INITIALIZERS, build_model
-from actbench.runner import RunOptions, run_experiment
+from actbench.config.specs import KERNEL_INITIALIZERS
+from actbench.run.runner import RunOptions, run_experiment
+from actbench.training.engine import make_optimizer
+from actbench.training.model import build_model
 
 REPO = Path(__file__).resolve().parent.parent
 QUICKSTART_HASH = "7139003fe182"  # results/reference/quickstart/metadata.json

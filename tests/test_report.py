@@ -1,12 +1,12 @@
-"""actbench.report on realistic fake result dirs."""
+"""actbench.report.markdown on realistic fake result dirs."""
 
 import pandas as pd
 from fake_results import make_frames, make_result_dir, metadata, write_dir
 
-from actbench import format as fmt
-from actbench.report import write_report
+from actbench.analysis.stats import summarize
+from actbench.display import numbers as fmt
+from actbench.report.markdown import write_report
 from actbench.results import read_result_set
-from actbench.stats import summarize
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

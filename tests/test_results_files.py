@@ -123,7 +123,7 @@ def test_old_runs_csv_without_at_chance_reads_with_it_computed(tmp_path):
 def test_run_experiment_leaves_the_callers_config_unchanged(tmp_path):
     from tiny import load_tiny
 
-    from actbench.runner import RunOptions, run_experiment
+    from actbench.run.runner import RunOptions, run_experiment
 
     exp = load_tiny(tmp_path, activations=["relu"], seeds=[0], training={"epochs": 1})
     before = exp.model_dump()

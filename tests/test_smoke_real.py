@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from tiny import load_tiny
 
-from actbench.runner import RunOptions, run_experiment
+from actbench.run.runner import RunOptions, run_experiment
 
 pytestmark = pytest.mark.slow  # trains real Keras models (seconds each)
 

@@ -1,4 +1,4 @@
-"""actbench.stats against hand-computed values."""
+"""actbench.analysis.stats against hand-computed values."""
 
 import math
 
@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
+from actbench.analysis.significance import holm, mean_ci, welch
+from actbench.analysis.stats import summarize
 from actbench.results import FIXED_SUMMARY_COLUMNS, SUMMARY_COLUMNS
-from actbench.significance import holm, mean_ci, welch
-from actbench.stats import summarize
 
 T_975_DF2 = 4.302653  # t quantile 0.975 with 2 degrees of freedom (tables)
 
@@ -250,7 +250,7 @@ def test_summarize_accepts_text_frames():
 
 
 def test_paired_test_hand_computed():
-    from actbench.significance import paired_test
+    from actbench.analysis.significance import paired_test
 
     # differences 0.01, 0.03, 0.02, 0.04: mean 0.025, sd sqrt(((-.015)^2 + .005^2 + .005^2 + .015^2) / 3) = 0.0129099
     r = paired_test([0.01, 0.03, 0.02, 0.04])
@@ -267,7 +267,7 @@ def test_paired_test_hand_computed():
 
 
 def test_paired_test_tiny_and_degenerate():
-    from actbench.significance import paired_test
+    from actbench.analysis.significance import paired_test
 
     one = paired_test([0.02])
     assert one.test == "" and one.diff == pytest.approx(0.02) and math.isnan(one.p_value)
@@ -277,7 +277,7 @@ def test_paired_test_tiny_and_degenerate():
 
 
 def test_compare_by_seed_pairs_on_two_or_more_common_seeds_else_welch():
-    from actbench.significance import compare_by_seed, paired_test, welch_test
+    from actbench.analysis.significance import compare_by_seed, paired_test, welch_test
 
     base = {0: 0.90, 1: 0.92, 2: 0.94, 7: 0.99}
     cand = {0: 0.88, 1: 0.89, 2: 0.93, 9: 0.50}
@@ -290,7 +290,7 @@ def test_compare_by_seed_pairs_on_two_or_more_common_seeds_else_welch():
 
 
 def test_min_detectable_drop_hand_computed():
-    from actbench.significance import min_detectable_drop, paired_test, welch_test
+    from actbench.analysis.significance import min_detectable_drop, paired_test, welch_test
 
     r = paired_test([0.01, 0.03, 0.02, 0.04])  # se 0.0064550, df 3
     # (t_{0.975,3} + t_{0.8,3}) * se = (3.182446 + 0.978472) * 0.0064550 = 0.026858

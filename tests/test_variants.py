@@ -9,10 +9,10 @@ from fake_results import make_frames
 from refusals import assert_refused
 from tiny import load_tiny
 
-from actbench import config, results
+from actbench import config
+from actbench.analysis.stats import summarize
 from actbench.config import Experiment
-from actbench.runner import RunOptions, run_experiment
-from actbench.stats import summarize
+from actbench.run.runner import RunOptions, run_experiment
 
 HEAD = "name: x\ndatasets: [mnist_sample]\nactivations: [relu, tanh]\n"
 
@@ -76,10 +76,6 @@ def test_training_changes_change_the_hash():
     a = grid(models=[{"label": "m"}])
     b = grid(models=[{"label": "m", "training": {"epochs": 3}}])
     assert a.config_hash() != b.config_hash()
-
-
-def test_the_tuned_label_is_the_results_one():
-    assert config.TUNED_LABEL == results.TUNED_MODEL
 
 
 @pytest.mark.parametrize(
@@ -203,8 +199,8 @@ def test_val_accuracy_mean_is_the_last_epochs_validation_accuracy():
 def test_tuned_comparison_in_terminal_and_report(tmp_path, capsys):
     from fake_results import metadata, write_dir
 
-    from actbench.render import render_summary
-    from actbench.report import write_report
+    from actbench.display.render import render_summary
+    from actbench.report.markdown import write_report
 
     runs, epochs = two_variants()
     meta = metadata(("relu", "tanh"))

@@ -38,8 +38,9 @@ def grid(workdir: Path, backend: str):
 
 def whole_epoch(exp) -> None:
     """One epoch and one evaluation of the packed `same` model through the scan loop."""
-    from actbench import datasets, engine
-    from actbench.backends.jax_loop import CompiledEpochLoop
+    from actbench import datasets
+    from actbench.training import engine
+    from actbench.training.backends.jax_loop import CompiledEpochLoop
 
     data = datasets.prepare(datasets.load("mnist_sample"), train_limit=100, test_limit=32, validation_split=0.2)
     model, _ = engine.compile_group(data, exp.models[-1], exp.activation_specs, 0, exp.training)
@@ -63,7 +64,7 @@ def control(backend: str) -> None:
 
 
 def main(backend: str, dump: Path, workdir: Path) -> None:
-    from actbench.runner import RunOptions, run_experiment
+    from actbench.run.runner import RunOptions, run_experiment
 
     exp = grid(workdir, backend)
     out = run_experiment(exp, RunOptions(command_line=["xla_programs_driver"])).output_dir

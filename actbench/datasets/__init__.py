@@ -11,7 +11,7 @@ loading (once per process) and the stratified preprocessing every run shares.
 Only fetch.py touches the network; tensorflow/keras are imported only when a Keras loader is called.
 """
 
-from .fetch import DEFAULT_TIMEOUT, ENV_OFFLINE, FetchPolicy, ensure_available, fetch, prefetch
+from .fetch import DEFAULT_TIMEOUT, ENV_OFFLINE, FetchPolicy, ensure_available, fetch, prefetch, unreachable
 from .load import RawData, clear_cache, load
 from .locate import (
     ENV_DATA_DIR,
@@ -78,5 +78,6 @@ __all__ = [
     "status_details",
     "status_rows",
     "stratified_indices",
+    "unreachable",
     "where_of",
 ]

@@ -32,7 +32,7 @@ ENV_OFFLINE = "ACTBENCH_OFFLINE"
 DEFAULT_TIMEOUT = 10.0  # seconds for the connection and for each read: fail fast without network
 SCHEMES = ("http", "https", "file")
 
-# progress(label, bytes done, total bytes or None, finished): render.py draws it
+# progress(label, bytes done, total bytes or None, finished): display/render.py draws it
 Progress = Callable[[str, int, "int | None", bool], None]
 
 
@@ -173,6 +173,26 @@ def fetch(name: str, policy: FetchPolicy | None = None) -> list[str]:
             _fetch_file(spec, policy.url_for(origin), dest, ck, policy)
         paths.append(dest)
     return paths
+
+
+def unreachable(name: str, policy: FetchPolicy) -> str:
+    """Why dataset `name` could not be downloaded now ("" when its first origin, or the mirror's
+    copy of it, answers): what `doctor` says of a missing dataset. Downloads nothing."""
+    spec = spec_of(name)
+    if not spec.origins:
+        return f"it has no download origin ({spec.loader or 'local files only'})"
+    url = policy.url_for(spec.origins[0])
+    if url.startswith("file://"):
+        path = urllib.parse.urlsplit(url).path
+        return "" if os.path.isfile(path) else f"{path} does not exist"
+    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": f"actbench/{__version__}"})
+    try:
+        with urllib.request.urlopen(request, timeout=policy.timeout):
+            return ""
+    except urllib.error.HTTPError as e:
+        return f"{url}: HTTP {e.code} {e.reason}"
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+        return f"{url}: {_reason(e, policy.timeout)}"
 
 
 def ensure_available(names: list[str], data_dir: str | None = None, policy: FetchPolicy | None = None) -> None:

@@ -18,11 +18,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ResultsError
+from .keys import GROUP_KEYS, RUN_KEYS, describe_key, run_key
 from .schema import (
     BOOLEAN_RUN_COLUMNS,
     EPOCH_COLUMNS,
     EPOCHS_FILE,
-    GROUP_KEYS,
     METADATA_FILE,
     NUMERIC_EPOCH_COLUMNS,
     NUMERIC_RUN_COLUMNS,
@@ -30,11 +30,8 @@ from .schema import (
     REQUIRED_EPOCH_COLUMNS,
     REQUIRED_RUN_COLUMNS,
     RUN_COLUMNS,
-    RUN_KEYS,
     RUNS_FILE,
-    describe_key,
     is_at_chance,
-    run_key,
 )
 
 # ---------------------------------------------------------------- writing

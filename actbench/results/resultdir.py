@@ -2,8 +2,8 @@
 
 It knows the folder's files, holds its rows in canonical order, writes them atomically
 with epochs before runs (a run is done only once its runs.csv row exists, so epoch rows
-without a run row belong to an unfinished run), derives summary.csv from the rows as
-written, and takes the lock.
+without a run row belong to an unfinished run), writes the summary.csv its caller computed
+from the rows as written, and takes the lock.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..errors import ResultsError
 from .io import read_epochs, read_metadata, read_runs, write_csv, write_json
+from .keys import RUN_KEYS, RunKey, describe_key, key_columns, run_key
 from .lock import OutputLock
 from .manifest import remove_report_files
 from .schema import (
@@ -24,18 +25,13 @@ from .schema import (
     METADATA_FILE,
     RESULT_FILES,
     RUN_COLUMNS,
-    RUN_KEYS,
     RUNS_FILE,
     SUMMARY_FILE,
-    RunKey,
     canonical_epochs,
     canonical_runs,
-    describe_key,
     flag_column,
     is_at_chance,
-    key_columns,
     order_columns,
-    run_key,
 )
 
 REPORT_DIR = "report"
@@ -166,17 +162,16 @@ class ResultDir:
         write_csv(self.file(EPOCHS_FILE), self.epochs)
         write_csv(self.file(RUNS_FILE), self.runs)
 
-    def write_summary(self, baseline: str | None, tune: bool = False) -> pd.DataFrame:
-        """summary.csv from the rows as written (10 significant digits), not the in-memory
-        floats: it is then a function of runs.csv and epochs.csv alone, identical for an
-        uninterrupted, a resumed and a merged run."""
-        from ..stats import summarize  # stats reads the schema; import late to keep the layers one-way
+    def written(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """runs.csv and epochs.csv as written (10 significant digits), not the in-memory floats: a
+        summary of these is a function of the files alone, identical for an uninterrupted, a
+        resumed and a merged run."""
+        return read_runs(self.file(RUNS_FILE)), read_epochs(self.file(EPOCHS_FILE))
 
-        if self.runs.empty:
-            return pd.DataFrame()
-        summary = summarize(read_runs(self.file(RUNS_FILE)), read_epochs(self.file(EPOCHS_FILE)), baseline, tune=tune)
-        write_csv(self.file(SUMMARY_FILE), summary)
-        return summary
+    def write_summary(self, summary: pd.DataFrame) -> None:
+        """summary.csv, as its caller computed it (stats.summarize_written); none without runs."""
+        if not self.runs.empty:
+            write_csv(self.file(SUMMARY_FILE), summary)
 
     def write_metadata(self, metadata: dict) -> None:
         write_json(self.file(METADATA_FILE), metadata)

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from tiny import load_tiny
 
-from actbench import datasets, engine
-from actbench.backends import jax_loop
-from actbench.backends.fit import KerasFitLoop
-from actbench.backends.jax_loop import CompiledEpochLoop
+from actbench import datasets
+from actbench.training import engine
+from actbench.training.backends import jax_loop
+from actbench.training.backends.fit import KerasFitLoop
+from actbench.training.backends.jax_loop import CompiledEpochLoop
 
 BATCH, EPOCHS = 16, 3
 # Whole epochs are not bit-identical: both run Keras' own step functions, but XLA compiles

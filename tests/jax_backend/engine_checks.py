@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from tiny import load_tiny
 
-from actbench.runner import RunOptions, run_experiment
+from actbench.run.runner import RunOptions, run_experiment
 
 METRICS_EPOCH = ["loss", "accuracy", "val_loss", "val_accuracy"]
 METRICS_RUN = ["test_loss", "test_accuracy", "best_val_accuracy", "best_epoch", "epochs_run", "params"]

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from tiny import load_tiny
 
-from actbench.backends.base import Backend
-from actbench.backends.jax import JaxBackend
-from actbench.backends.jax_pooling import FirstMaxPooling2D, supported
-from actbench.model import build_model
-from actbench.runner import RunOptions, run_experiment
+from actbench.run.runner import RunOptions, run_experiment
+from actbench.training.backends.base import Backend
+from actbench.training.backends.jax import JaxBackend
+from actbench.training.backends.jax_pooling import FirstMaxPooling2D, supported
+from actbench.training.model import build_model
 
 SHAPES = [(2, 26, 26, 3), (2, 7, 9, 4), (2, 13, 11, 1)]  # the reference conv's output; odd sizes
 
@@ -90,3 +90,15 @@ def test_training_gives_the_result_files_of_keras_pooling(tmp_path, monkeypatch)
     assert ours_epochs["grad_norm/conv1"].notna().all() and ours_epochs["dead_fraction/conv1"].notna().all()
     pd.testing.assert_frame_equal(ours_runs, stock_runs, check_exact=True)
     pd.testing.assert_frame_equal(ours_epochs, stock_epochs, check_exact=True)
+
+
+def test_doctor_finds_no_select_and_scatter_and_would_name_keras_pooling(tmp_path, monkeypatch):
+    from actbench.run.doctor import diagnose
+
+    exp = load_tiny(tmp_path, backend="jax", model={"conv_filters": [8, 8], "dense_units": [16], "padding": "same"})
+    step = {c.name: c for c in diagnose(exp, "tiny.yaml").checks}["compiled step"]
+    assert step.status == "ok" and "no scatter, no select-and-scatter" in step.detail
+    monkeypatch.setattr(JaxBackend, "max_pooling_2d", Backend.max_pooling_2d)
+    diagnosis = diagnose(exp, "tiny.yaml")
+    step = {c.name: c for c in diagnosis.checks}["compiled step"]
+    assert not diagnosis.ready and step.status == "fail" and "select-and-scatter" in step.detail and step.fix

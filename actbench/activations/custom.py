@@ -1,0 +1,96 @@
+"""User activation functions ('module:function'): where they are found, and their import.
+
+Where modules are looked for, in this order: the config file's directory, then the
+working directory. Only a `<module>.py` file or a `<module>/` package there is imported;
+installed and standard-library modules are refused (so `os:system` is not an activation),
+and so is a file whose name shadows a module Python has already imported.
+
+Nothing here imports Keras: checking that a function behaves like an activation needs a
+backend, and lives with training (activation_check.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+from actbench.errors import ActivationSpecError, last_line
+
+# top-level module name -> where config loading found it, and where it was imported from
+_located: dict[str, Path] = {}
+_imported: dict[str, Path] = {}
+
+
+def locate(spec: str, search_dirs: list[Path]) -> Path:
+    """The first of search_dirs holding the module of 'module:function', without importing it
+    (the backend must be chosen before user code imports Keras); remembered for import_custom."""
+    top = spec.partition(":")[0].split(".")[0]
+    dirs = [Path(d).resolve() for d in search_dirs]
+    root = next((d for d in dirs if (d / f"{top}.py").is_file() or (d / top / "__init__.py").is_file()), None)
+    if root is None:
+        raise ActivationSpecError(
+            f"custom activation '{spec}': no file {top}.py (or package {top}/) in {' or '.join(map(str, dirs))}; "
+            "custom activations are imported only from there, never from installed modules"
+        )
+    loaded = sys.modules.get(top)
+    if loaded is not None and not _is_under(loaded, root) and top not in _imported:
+        raise ActivationSpecError(
+            f"custom activation '{spec}': {root / top}.py has the name of a module Python "
+            f"already uses ({getattr(loaded, '__file__', None) or 'built in'}); rename it"
+        )
+    _located[top] = root
+    return root
+
+
+def import_custom(spec: str, search_dirs: list[Path] | None = None) -> Callable:
+    """The function named by 'module:function', imported from the first of search_dirs that holds
+    the module (default: where config loading located it, else the working directory)."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ActivationSpecError(f"custom activation '{spec}' must look like 'module:function'")
+    top = module_name.split(".")[0]
+    if search_dirs is None:
+        search_dirs = [_located.get(top, Path.cwd())]
+    root = locate(spec, search_dirs)
+    if top in sys.modules and not _is_under(sys.modules[top], root):
+        for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+            del sys.modules[name]  # the same name imported earlier from another config's directory
+    module = _import_with_path(spec, module_name, root)
+    if not _is_under(module, root):
+        raise ActivationSpecError(f"custom activation '{spec}': '{module_name}' is not a module file under {root}")
+    _imported[top] = root
+    fn = getattr(module, attr, None)
+    if fn is None:
+        raise ActivationSpecError(
+            f"custom activation '{spec}': module '{module_name}' ({module.__file__}) has no function '{attr}'"
+        )
+    if not callable(fn):
+        raise ActivationSpecError(
+            f"custom activation '{spec}': '{attr}' in {module.__file__} is not a "
+            f"function but {type(fn).__name__} {fn!r:.40}"
+        )
+    return fn
+
+
+def _import_with_path(spec: str, module_name: str, root: Path) -> ModuleType:
+    """Import with root first on sys.path, writing no __pycache__ next to the user's file."""
+    old_flag, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    sys.path.insert(0, str(root))
+    try:
+        importlib.invalidate_caches()
+        return importlib.import_module(module_name)
+    except (Exception, SystemExit) as e:  # whatever the user's module raises is a config problem
+        raise ActivationSpecError(
+            f"custom activation '{spec}': importing '{module_name}' from {root} raised {last_line(e)}"
+        ) from None
+    finally:
+        sys.path.remove(str(root))
+        sys.dont_write_bytecode = old_flag
+
+
+def _is_under(module: ModuleType, root: Path) -> bool:
+    file = getattr(module, "__file__", None)
+    return file is not None and Path(file).resolve().is_relative_to(root)
