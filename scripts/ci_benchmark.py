@@ -146,7 +146,7 @@ def env(name: str) -> str:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("extra").add_argument("config", type=Path)
@@ -157,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     find.add_argument("--branch", required=True)
     find.add_argument("--workflow", required=True, help="the workflow's file name, e.g. benchmark.yml")
     find.add_argument("--out", required=True, type=Path)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         if args.command == "extra":
             print(extra_for(args.config, gpu_expected()))

@@ -13,6 +13,15 @@ from actbench.cli import app
 STOP = ("|", "||", "&&", ";", ">", ">>", "2>", "2>&1", "<")
 
 
+def all_options() -> set[str]:
+    """Every option name of every actbench command and subcommand."""
+    found: set[str] = set()
+    for cmd in commands().values():
+        for c in [cmd, *getattr(cmd, "commands", {}).values()]:
+            found |= {o for p in c.params for o in p.opts + p.secondary_opts}
+    return found
+
+
 def commands() -> dict:
     return typer.main.get_command(app).commands  # type: ignore[attr-defined]
 
@@ -45,8 +54,10 @@ def _in_tokens(tokens: list[str]) -> list[list[str]]:
     return found
 
 
-def check(argv: list[str], where: str) -> str:
-    """Parse argv as actbench would (nothing runs); the (sub)command's name."""
+def check(argv: list[str], where: str, complete: bool = True) -> str:
+    """Parse argv as actbench would (nothing runs); the (sub)command's name. Not complete
+    (prose quoting a fragment such as `actbench compare --format markdown`): only the
+    command and the options named must exist."""
     assert argv, f"{where}: bare `actbench`"
     cmds = commands()
     name, args = argv[0], argv[1:]
@@ -54,6 +65,11 @@ def check(argv: list[str], where: str) -> str:
     cmd = cmds[name]
     if hasattr(cmd, "commands") and args and args[0] in cmd.commands:  # a group: `datasets fetch`
         name, cmd, args = f"{name} {args[0]}", cmd.commands[args[0]], args[1:]
+    if not complete:
+        known = {o for p in cmd.params for o in p.opts + p.secondary_opts}
+        unknown = [a.split("=")[0] for a in args if a.startswith("-") and a.split("=")[0] not in known]
+        assert not unknown, f"{where}: `actbench {name}` has no option {unknown} ({sorted(known)})"
+        return name
     try:
         cmd.make_context(name, list(args))
     except Exception as e:  # typer's (vendored click's) UsageError: unknown option, missing argument
