@@ -66,7 +66,7 @@ def check(argv: list[str], where: str, complete: bool = True) -> str:
     if hasattr(cmd, "commands") and args and args[0] in cmd.commands:  # a group: `datasets fetch`
         name, cmd, args = f"{name} {args[0]}", cmd.commands[args[0]], args[1:]
     if not complete:
-        known = {o for p in cmd.params for o in p.opts + p.secondary_opts}
+        known = {o for p in cmd.params for o in p.opts + p.secondary_opts if o.startswith("-")}
         unknown = [a.split("=")[0] for a in args if a.startswith("-") and a.split("=")[0] not in known]
         assert not unknown, f"{where}: `actbench {name}` has no option {unknown} ({sorted(known)})"
         return name

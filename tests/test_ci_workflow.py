@@ -8,7 +8,8 @@ The scenarios share one artifact store, as the runs of one repository share GitH
 3. a pull request whose results regressed (injected before the compare step): fails;
 4. the same regression in a run on main: fails, so it never becomes the baseline;
 5. a run on main after the config changed, with on_config_change fail: fails, naming the
-   two hashes; the same results with on_config_change pass: pass without a verdict.
+   two hashes; the same results with on_config_change pass: pass without a verdict, and
+   the next run is compared with them.
 
 Plus fast checks: every expression of the workflow is one the local runner knows, the
 baseline search (expired artifacts, pull-request runs, no token), the backend extras, and
@@ -121,7 +122,10 @@ def changed(gh, main_regression):
     finish("5a. config changed, on_config_change=fail", fail)
     ok = gh.run(dispatch(CHANGED, on_config_change="pass"), jobs=["merge"], artifacts_from=fail.run_id)
     finish("5b. config changed, on_config_change=pass", ok)
-    return fail, ok
+    # The run that passed without a verdict is the baseline of the next one (merge job only).
+    after = gh.run(dispatch(CHANGED), jobs=["merge"], artifacts_from=ok.run_id)
+    finish("5c. the next run of the changed config", after)
+    return fail, ok, after
 
 
 def assert_steps(run, job: str, outcomes: dict[str, str]) -> None:
@@ -180,13 +184,13 @@ def test_a_regressed_run_on_main_fails_and_is_not_the_next_baseline(main_regress
     assert run.conclusion == "failure"
     assert_steps(run, "merge", {"Compare against the baseline": "failure"})
     # The next run on main still compares with run 2, the last one that passed.
-    fail, _ = changed
+    fail, _, _ = changed
     assert f"[run {second[0].run_id}]" in fail.job("merge").summary
 
 
 @pytest.mark.slow
 def test_a_changed_config_fails_or_passes_without_verdict_per_the_input(changed):
-    fail, ok = changed
+    fail, ok, after = changed
     assert fail.conclusion == "failure"
     assert_steps(fail, "merge", {"Compare against the baseline": "failure"})
     hashes = re.findall(r"`([0-9a-f]{12})`", fail.job("merge").summary)
@@ -195,6 +199,8 @@ def test_a_changed_config_fails_or_passes_without_verdict_per_the_input(changed)
     assert ok.conclusion == "success", ok.log()
     assert "no verdict (on_config_change is `pass`): this run is the new baseline" in ok.job("merge").summary
     assert "| relu |" not in ok.job("merge").summary  # no comparison table: no verdict
+    assert after.conclusion == "success", after.log()
+    assert f"[run {ok.run_id}]" in after.job("merge").summary and "**No regressions**" in after.job("merge").summary
 
 
 # ---------------------------------------------------------------- fast checks

@@ -140,4 +140,7 @@ def test_ci_doc_script_invocations_parse():
     ]
     assert lines
     for args in lines:
-        ci_benchmark.parser().parse_args(args)  # exits 2 (SystemExit) on an unknown option
+        try:
+            ci_benchmark.parser().parse_args(args)
+        except SystemExit as e:  # argparse has printed why: an unknown or missing option
+            raise AssertionError(f"docs/ci-and-clusters.md: `scripts/ci_benchmark.py {' '.join(args)}`") from e
