@@ -4,11 +4,12 @@
     ci_benchmark.py extra CONFIG         the actbench extra to install for CONFIG's backend
     ci_benchmark.py config-name DIR      the config name of a result dir (names its artifact)
     ci_benchmark.py config-hash DIR      the config hash of a result dir
+    ci_benchmark.py default-branch       the repository's default branch (from the API)
     ci_benchmark.py find-baseline --artifact NAME --branch BRANCH --workflow FILE --out DIR
 
 find-baseline downloads the artifact NAME of the last successful run of the workflow on
 BRANCH (pushes, schedules and manual runs of this repository; never pull requests) into
-DIR, and writes found / run_id / run_url / why to $GITHUB_OUTPUT. It talks to the GitHub
+DIR, and writes found / run_id / run_url / why to $GITHUB_OUTPUT. Both talk to the GitHub
 REST API at $GITHUB_API_URL (the runner sets it; tests point it at a local stand-in) with
 $GITHUB_TOKEN, for $GITHUB_REPOSITORY. An API failure fails the step: treating it as "no
 baseline" would let every run pass unchecked.
@@ -98,7 +99,8 @@ class GitHubAPI:
             raise CIError(f"GitHub API GET {url}: {e.reason}") from e
 
     def get_json(self, path: str, **query: str | int) -> dict:
-        return json.loads(self.get(f"/repos/{self.repository}{path}?{urllib.parse.urlencode(query)}"))
+        url = f"/repos/{self.repository}{path}"
+        return json.loads(self.get(f"{url}?{urllib.parse.urlencode(query)}" if query else url))
 
 
 def find_baseline(api: GitHubAPI, workflow: str, branch: str, artifact: str, out: Path) -> dict[str, str]:
@@ -152,6 +154,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("extra").add_argument("config", type=Path)
     sub.add_parser("config-name").add_argument("result_dir", type=Path)
     sub.add_parser("config-hash").add_argument("result_dir", type=Path)
+    sub.add_parser("default-branch")
     find = sub.add_parser("find-baseline")
     find.add_argument("--artifact", required=True)
     find.add_argument("--branch", required=True)
@@ -175,7 +178,10 @@ def main(argv: list[str] | None = None) -> int:
                 env("GITHUB_REPOSITORY"),
                 env("GITHUB_TOKEN"),
             )
-            write_outputs(find_baseline(api, args.workflow, args.branch, args.artifact, args.out))
+            if args.command == "default-branch":
+                print(api.get_json("")["default_branch"])
+            else:
+                write_outputs(find_baseline(api, args.workflow, args.branch, args.artifact, args.out))
     except CIError as e:
         print(f"::error::{e}", file=sys.stderr)
         return 2

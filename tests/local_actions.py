@@ -70,11 +70,23 @@ def evaluate(expr: str, ctx: dict) -> Any:
     expr = expr.strip()
     if re.fullmatch(LOOKUP, expr):
         return lookup(expr, ctx)
-    if m := re.fullmatch(rf"({LOOKUP}) \|\| '([^']*)'", expr):
-        return lookup(m[1], ctx) or m[2]  # '' is falsy in GitHub expressions too
+    if " || " in expr:  # the first truthy operand ('' is falsy in GitHub too), else the last
+        *parts, last = [p.strip() for p in expr.split(" || ")]
+        for part in parts:
+            if value := _operand(part, ctx):
+                return value
+        return _operand(last, ctx)
     if m := re.fullmatch(rf"fromJSON\(({LOOKUP})\)", expr):
         return json.loads(lookup(m[1], ctx))
     raise UnknownExpression(f"the local runner does not know the expression ${{{{ {expr} }}}}")
+
+
+def _operand(part: str, ctx: dict) -> Any:
+    if re.fullmatch(LOOKUP, part):
+        return lookup(part, ctx)
+    if m := re.fullmatch(r"'([^']*)'", part):
+        return m[1]
+    raise UnknownExpression(f"the local runner does not know the operand {part!r}")
 
 
 def substitute(text: str, ctx: dict) -> str:
@@ -146,6 +158,8 @@ class ArtifactStore:
 
     # The REST API, as far as scripts/ci_benchmark.py uses it.
     def api(self, base: str, path: str, query: dict[str, str]) -> tuple[int, dict | bytes | str]:
+        if path == f"/repos/{self.repository}":
+            return 200, {"full_name": self.repository, "default_branch": "main"}
         prefix = f"/repos/{self.repository}/actions"
         runs = sorted((int(p.name) for p in (self.root / "runs").iterdir()), reverse=True)  # newest first
         if m := re.fullmatch(prefix + r"/workflows/([^/]+)/runs", path):
@@ -357,7 +371,6 @@ class LocalRunner:
                 "repository": self.repository,
                 "run_id": str(run_id),
                 "token": TOKEN,
-                "event": {"repository": {"default_branch": "main"}},
             },
             "inputs": self.inputs_with_defaults(event),
             "secrets": {"GITHUB_TOKEN": TOKEN},

@@ -255,6 +255,9 @@ def _expressions(node, where=""):
 
 
 def test_every_expression_is_one_the_local_runner_evaluates():
+    # A scheduled run's event payload has no `repository` (so no default_branch), and the
+    # local runner's `github` context has no `event` either: nothing may rely on it.
+    assert "github.event." not in WORKFLOW.read_text()
     wf = yaml.safe_load(WORKFLOW.read_text())
     ctx = {"needs": {"plan": {"outputs": {"shards": "[1, 2]"}}}}
     found = list(_expressions(wf))
@@ -269,12 +272,13 @@ def test_every_expression_is_one_the_local_runner_evaluates():
 
 
 def test_unknown_expressions_fail():
-    for expr in ("github.foo && 'x'", "format('{0}', inputs.config)", "runner.os", "inputs.a || inputs.b"):
+    for expr in ("github.foo && 'x'", "format('{0}', inputs.config)", "runner.os", "inputs.a || fromJSON('1')"):
         with pytest.raises(UnknownExpression):
             evaluate(expr, {})
     with pytest.raises(UnknownExpression):
         condition("cancelled()", {}, failed=False)
     assert evaluate("inputs.config || 'x'", {"inputs": {"config": ""}}) == "x"
+    assert evaluate("inputs.config || github.event_name", {"github": {"event_name": "schedule"}}) == "schedule"
     assert condition(None, {}, failed=True) is False  # the implicit success()
     assert condition("always() && steps.m.outcome == 'success'", {"steps": {"m": {"outcome": "success"}}}, True)
 
@@ -381,6 +385,7 @@ def test_plan_picks_the_config_shards_and_runner_per_trigger(plan_only):
         "runner": "self-hosted-GPU-a100",
         "expect_gpu": "1",
         "keeps_baseline": "true",
+        "default_branch": "main",
     }
     scheduled = plan_only(Event("schedule")).outputs
     assert (scheduled["config"], scheduled["n"], scheduled["expect_gpu"]) == ("configs/mnist.yaml", "4", "0")
