@@ -267,3 +267,17 @@ def test_packed_equals_sequential_with_the_remedies(tmp_path):
         assert epochs["grad_norm/conv2"].notna().all()
         frames.append(epochs[["loss", "accuracy", "val_loss", "val_accuracy"]].to_numpy(float))
     np.testing.assert_allclose(frames[0], frames[1], rtol=1e-5, atol=1e-7)
+
+
+def test_dropout_without_hidden_dense_layers_goes_after_flatten():
+    # Keras' "Simple MNIST convnet" written as fields: Conv32 -> pool -> Conv64 -> pool ->
+    # Flatten -> Dropout(0.5) -> Dense(10). Before, the dropout was silently left out.
+    convnet = build(conv_filters=[32, 64], dense_units=[], dropout=0.5)
+    assert convnet.count_params() == 34_826
+    dropout = convnet.get_layer("dropout0")
+    assert dropout.rate == 0.5 and dropout.input is convnet.get_layer("flatten").output
+    x = np.random.default_rng(0).random((4, *SHAPE), dtype="float32")
+    assert not np.allclose(convnet(x, training=True), convnet(x, training=False))  # it changes training
+    assert "Dropout" not in layer_types(build(conv_filters=[32, 64], dense_units=[]))
+    with_dense = build(dropout=0.5)  # after each hidden dense layer, as before: no dropout0
+    assert [layer.name for layer in with_dense.layers if isinstance(layer, keras.layers.Dropout)] == ["dropout1"]

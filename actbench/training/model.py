@@ -79,6 +79,9 @@ def build_tower(inputs, arch, num_classes: int, act_name: str, act_params: dict,
         x = activate(x, base)
         x = max_pooling(arch.pool_size, arch.padding, f"{prefix}pool{i}")(x)
     x = layers.Flatten(name=f"{prefix}flatten")(x)
+    if arch.dropout and not arch.dense_units:
+        # No hidden dense layer to follow: dropout goes after Flatten, as in Keras' MNIST convnet.
+        x = layers.Dropout(arch.dropout, name=f"{prefix}dropout0")(x)
     for i, units in enumerate(arch.dense_units, start=1):
         base = f"dense{i}"
         x = layers.Dense(units, name=prefix + base, use_bias=arch.norm == "none", kernel_initializer=init)(x)

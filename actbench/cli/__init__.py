@@ -1,60 +1,22 @@
 """The actbench command line: parse, call one library function, render.
 
 No training code lives here. User mistakes (ActbenchError) print one message and exit 2;
-SIGINT/SIGTERM during a run exit 130/143 after saying how to resume.
+SIGINT/SIGTERM during a run exit 130/143 after saying how to resume. The commands that
+read results or the machine live beside this module (catalog.py: activations, datasets;
+doctor.py) and register themselves on the same app when imported.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
 
 import typer
 
-from . import __version__
-from .errors import ActbenchError, ActivationSpecError
+from actbench.errors import ActbenchError
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="Benchmark activation functions in Keras CNNs: reproducible grids over datasets, "
-    "activations and seeds, honest statistics, CI-ready comparisons.",
-)
-
-
-def _version(value: bool):
-    if value:
-        typer.echo(f"actbench {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
-    ),
-):
-    """actbench: compare activation functions in Keras CNNs."""
-
-
-def user_errors(fn):
-    """Turn user mistakes into one clear message and exit code 2 (no traceback)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from .display import render
-
-        try:
-            return fn(*args, **kwargs)
-        except ActbenchError as e:
-            render.error(str(e))
-            raise typer.Exit(e.exit_code) from None
-
-    return wrapper
-
+from .base import app, user_errors
 
 # The options of `run`, declared here so that the command itself reads in one screen.
 _RUN_OPTIONS = {
@@ -113,12 +75,12 @@ def run(
 
     Example: actbench run configs/quickstart.yaml
     """
-    from . import config as config_module
-    from . import datasets
-    from .display import render
-    from .run import plan
-    from .run.runner import Interrupted, RunOptions, resume_hint, run_experiment
-    from .training import activation_check
+    from actbench import config as config_module
+    from actbench import datasets
+    from actbench.display import render
+    from actbench.run import plan
+    from actbench.run.runner import Interrupted, RunOptions, resume_hint, run_experiment
+    from actbench.training import activation_check
 
     if engine is not None and engine not in ("packed", "sequential"):
         raise typer.BadParameter("must be packed or sequential", param_hint="--engine")
@@ -144,7 +106,7 @@ def run(
         render.error(f"interrupted by {e}; finished runs are saved. Resume with:\n  {resume_hint(str(config), opts)}")
         raise typer.Exit(e.exit_code) from None
     if report:
-        from .report.markdown import write_report_files
+        from actbench.report.markdown import write_report_files
 
         written = write_report_files(outcome.output_dir, overwrite=overwrite)
         _say_replaced(written.replaced)
@@ -159,7 +121,7 @@ def run(
 
 def _say_replaced(paths: list[Path]) -> None:
     """Name each file of the user's that --overwrite replaced: it is gone, so say so."""
-    from .display import render
+    from actbench.display import render
 
     for path in paths:
         render.warn(f"--overwrite replaced {path} (actbench had not written it)")
@@ -175,10 +137,10 @@ def validate(
 
     Example: actbench validate configs/mnist.yaml
     """
-    from . import config as config_module
-    from .display import render
-    from .run import plan
-    from .training import activation_check
+    from actbench import config as config_module
+    from actbench.display import render
+    from actbench.run import plan
+    from actbench.training import activation_check
 
     exp = config_module.load(config)
     activation_check.check_behaviour(exp, config)
@@ -192,7 +154,7 @@ def validate(
 
 
 def _render_outline(outline) -> None:
-    from .display import render
+    from actbench.display import render
 
     for field_name, counts in outline.per_field.items():
         shown = ", ".join(f"{value} {n}" for value, n in list(counts.items())[:12])
@@ -209,91 +171,6 @@ def _render_outline(outline) -> None:
             for i, r in outline.tail
         ]
     render.render_rows(f"{outline.total} runs", rows)
-
-
-@app.command("activations")
-@user_errors
-def activations_cmd(
-    plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of f and f' on [-5, 5]."),
-    names: list[str] | None = typer.Argument(None, help="Activations to plot (default: all)."),
-):
-    """List the registered activations with their formulas and parameters.
-
-    Example: actbench activations --plot shapes.png relu elu gelu
-    """
-    from . import activations
-    from .display import render
-    from .report import plots
-
-    render.render_rows("activations (or 'module:function' for your own)", activations.describe())
-    if plot:
-        chosen = names or activations.names()
-        for name in chosen:
-            try:
-                activations.validate(name, {})
-            except ActivationSpecError as e:
-                raise ActbenchError(f"activations --plot: {e}") from None
-        specs: list[tuple[str, str, dict]] = [(name, name, {}) for name in chosen]
-        render.info(f"plot: {plots.plot_activation_shapes(specs, plot)}")
-
-
-datasets_app = typer.Typer()
-app.add_typer(datasets_app, name="datasets")
-
-
-@datasets_app.callback(invoke_without_command=True)
-@user_errors
-def datasets_cmd(
-    ctx: typer.Context,
-    data_dir: str | None = typer.Option(None, "--data-dir", help="Dir with local dataset files."),
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", help="Add shapes, descriptions, files and every place looked in."
-    ),
-):
-    """List the datasets, whether each is on this machine and where from; `datasets fetch` downloads them.
-
-    Example: actbench datasets --verbose
-    """
-    if ctx.invoked_subcommand is not None:
-        return
-    from . import datasets
-    from .display import render
-
-    render.render_rows(f"datasets (Keras cache: {datasets.keras_cache_dir()})", datasets.status_rows(data_dir))
-    if verbose:
-        render.info(datasets.status_details(data_dir))
-
-
-@datasets_app.command("fetch")
-@user_errors
-def datasets_fetch(
-    names: list[str] | None = typer.Argument(None, help="Datasets to download."),
-    config: Path | None = typer.Option(None, "--config", help="Fetch the datasets this config uses."),
-    data_dir: str | None = typer.Option(None, "--data-dir", help="Dir with local dataset files (not fetched again)."),
-    data_mirror: str | None = typer.Option(
-        None,
-        "--data-mirror",
-        metavar="URL",
-        help="Download from this base URL instead of the official origins (same file names).",
-    ),
-):
-    """Download datasets into the Keras cache ahead of time (CI cache steps, air-gapped preparation).
-
-    Example: actbench datasets fetch --config configs/mnist.yaml
-    """
-    from . import config as config_module
-    from . import datasets
-    from .display import render
-
-    wanted = list(names or [])
-    if config is not None:
-        exp = config_module.load(config)
-        wanted += exp.datasets
-        data_dir = config_module.data_dir_of(exp, data_dir)
-    if not wanted:
-        raise typer.BadParameter("name at least one dataset, or give --config", param_hint="NAMES")
-    policy = datasets.FetchPolicy.resolve(mirror=data_mirror, progress=render.DownloadProgress())
-    render.render_rows("datasets fetch", datasets.prefetch(wanted, data_dir, policy))
 
 
 @app.command()
@@ -313,10 +190,10 @@ def compare(
 
     Example: actbench compare results/reference/quickstart results/quickstart --format markdown >> $GITHUB_STEP_SUMMARY
     """
-    from .analysis.compare import compare as compare_sets
-    from .display import render
-    from .display.compare_format import format_comparison
-    from .results import read_result_set
+    from actbench.analysis.compare import compare as compare_sets
+    from actbench.display import render
+    from actbench.display.compare_format import format_comparison
+    from actbench.results import read_result_set
 
     if fmt not in ("table", "markdown", "csv", "json"):
         raise typer.BadParameter("must be table, markdown, csv or json", param_hint="--format")
@@ -345,9 +222,9 @@ def merge(
 
     Example: actbench merge shard-1 shard-2 shard-3 -o results/merged
     """
-    from .analysis.merge import merge_dirs
-    from .display import render
-    from .results import describe_removed
+    from actbench.analysis.merge import merge_dirs
+    from actbench.display import render
+    from actbench.results import describe_removed
 
     rep = merge_dirs(dirs, output, overwrite=overwrite)
     if rep.replaced:
@@ -371,58 +248,16 @@ def report(
 
     Example: actbench report results/quickstart
     """
-    from .display import render
-    from .report.markdown import write_report_files
+    from actbench.display import render
+    from actbench.report.markdown import write_report_files
 
     written = write_report_files(result_dir, output, overwrite)
     _say_replaced(written.replaced)
     render.info("\n".join(str(p) for p in written.paths))
 
 
-@app.command()
-@user_errors
-def doctor(
-    config: Path | None = typer.Argument(
-        None, help="Experiment YAML file (default: the reference model on mnist_sample)."
-    ),
-    backend: str | None = typer.Option(None, "--backend", help="tensorflow or jax (overrides the config's backend)."),
-    output: str | None = typer.Option(None, "--output", "-o", help="Output dir to check (overrides output.dir)."),
-    data_dir: str | None = typer.Option(None, "--data-dir", help="Dir with local dataset files."),
-    fmt: str = typer.Option("table", "--format", help="table or json."),
-):
-    """Check that this machine can run a config: versions, backend, devices, determinism, datasets, output dir.
-
-    Exit 0 when ready, 1 when a check failed. Nothing is trained or written.
-
-    Example: actbench doctor configs/mnist.yaml --format json  (on a GPU runner: ACTBENCH_EXPECT_GPU=1)
-    """
-    import json
-
-    from . import config as config_module
-    from .display import render
-    from .run.doctor import diagnose
-    from .training.backends import NAMES
-
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter("must be table or json", param_hint="--format")
-    if backend is not None and backend not in NAMES:
-        raise typer.BadParameter(f"must be one of {', '.join(NAMES)}", param_hint="--backend")
-    if config is None:
-        exp = config_module.Experiment.model_validate(DOCTOR_DEFAULT)
-    else:
-        exp = config_module.load(config)
-    if backend is not None:
-        exp = exp.with_overrides({"backend": backend})
-    diagnosis = diagnose(exp, str(config or "no config, the reference model on mnist_sample"), output, data_dir)
-    if fmt == "json":
-        typer.echo(json.dumps(diagnosis.as_dict(), indent=2))
-    else:
-        render.render_diagnosis(diagnosis)
-    raise typer.Exit(0 if diagnosis.ready else 1)
-
-
-# What `doctor` checks without a config: the reference model, on the dataset shipped with actbench.
-DOCTOR_DEFAULT = {"name": "doctor", "datasets": ["mnist_sample"], "activations": ["relu"], "seeds": [0]}
+# Registered after the commands above, so `actbench --help` lists run, validate, ... first.
+from . import catalog, doctor  # noqa: E402, F401
 
 
 def entry() -> None:
