@@ -1,10 +1,12 @@
 """The CLI's help and the README stay in step with the code."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_invocations import all_options, check, invocations
 from typer.testing import CliRunner
 
 from actbench import __version__, results
@@ -90,3 +92,55 @@ def test_validate_imports_neither_pandas_nor_keras():
         "assert not heavy, heavy"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+CI_DOC = ROOT / "docs" / "ci-and-clusters.md"
+
+
+def _code_blocks(markdown: str) -> list[str]:
+    return re.findall(r"^[ \t]*```(?:bash|sh)?\n(.*?)^[ \t]*```", markdown, flags=re.S | re.M)
+
+
+def _inline_spans(markdown: str) -> list[str]:
+    prose = re.sub(r"^[ \t]*```.*?^[ \t]*```", "", markdown, flags=re.S | re.M)
+    return [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", prose)]
+
+
+def test_ci_doc_shows_only_real_commands_and_options():
+    """docs/ci-and-clusters.md: each `actbench ...` in its code blocks parses as the CLI would
+    parse it; each one quoted in its prose names a real command and real options; each
+    option quoted alone (`--offline`) belongs to some command."""
+    doc = CI_DOC.read_text()
+    shown = []
+    for block in _code_blocks(doc):
+        for argv in invocations(block):
+            shown.append(check(argv, "docs/ci-and-clusters.md, a code block"))
+    for span in _inline_spans(doc):
+        if span.startswith("actbench "):
+            for argv in invocations(span):
+                shown.append(check(argv, f"docs/ci-and-clusters.md: `{span}`", complete=False))
+    assert {"run", "validate", "merge", "compare", "report", "doctor", "datasets fetch"} <= set(shown), shown
+    options = all_options()
+    alone = [s.split()[0] for s in _inline_spans(doc) if re.fullmatch(r"--[a-z][a-z-]*( \S+)?", s)]
+    assert alone and not [o for o in alone if o not in options], f"not an actbench option: {alone}"
+
+
+def test_ci_doc_script_invocations_parse():
+    """The helper script's command lines on that page parse with its own parser."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import ci_benchmark
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    lines = [
+        line.split("ci_benchmark.py", 1)[1].split()
+        for block in _code_blocks(CI_DOC.read_text())
+        for line in block.replace("\\\n", " ").splitlines()
+        if "scripts/ci_benchmark.py" in line
+    ]
+    assert lines
+    for args in lines:
+        try:
+            ci_benchmark.parser().parse_args(args)
+        except SystemExit as e:  # argparse has printed why: an unknown or missing option
+            raise AssertionError(f"docs/ci-and-clusters.md: `scripts/ci_benchmark.py {' '.join(args)}`") from e

@@ -10,8 +10,9 @@ What is proven here, each by running the installed `actbench` command:
 4. shards 1/3, 2/3, 3/3 merged equal the unsharded run;
 5. a second writer on the same dir is refused while the first holds the lock; a lock
    left by a dead process (even one killed while taking the lock) is taken over;
-6. damaged result files are reported with file and line and are not resumed into;
-7. the CI workflow only uses commands and options the CLI has.
+6. damaged result files are reported with file and line and are not resumed into.
+
+(The CI workflow's steps are executed by tests/test_ci_workflow.py.)
 
 Metric columns are compared exactly; timing columns (which vary run to run) are not.
 Select with `pytest -m reliability`.
@@ -23,7 +24,6 @@ import json
 import os
 import random
 import re
-import shlex
 import shutil
 import signal
 import socket
@@ -45,7 +45,6 @@ from official_formats import write_mnist_npz  # noqa: E402
 pytestmark = pytest.mark.reliability
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW = REPO / ".github" / "workflows" / "benchmark.yml"
 
 # Columns that legitimately differ between two runs of the same config.
 TIMING_COLUMNS = {
@@ -624,94 +623,3 @@ def test_overwrite_starts_over_even_on_damaged_results(env, tmp_path):
     assert f"running {TOTAL_RUNS} runs" in r.stdout and "already done" not in r.stdout
     assert (out / "report" / "old.md").read_text() == "stale"
     assert_same_results(out, env["baseline"], summary=True)
-
-
-# ---------------------------------------------------------------- 7. CI workflow
-
-
-def _commands():
-    import typer.main
-
-    from actbench.cli import app
-
-    return typer.main.get_command(app).commands
-
-
-def _actbench_invocations(script: str) -> list[list[str]]:
-    """Every `actbench ...` command line in a shell script, cut at redirections/pipes."""
-    found = []
-    # GitHub expressions: a shard number for the matrix, a placeholder word for the rest.
-    script = re.sub(r"\$\{\{\s*matrix\.shard\s*\}\}", "1", script)
-    script = re.sub(r"\$\{\{[^}]*\}\}", "EXPR", script)
-    for line in script.replace("\\\n", " ").splitlines():
-        line = line.strip()
-        if line.startswith("#"):
-            continue
-        tokens = shlex.split(line, comments=True)
-        for i, tok in enumerate(tokens):
-            if tok == "actbench" or tok.endswith("/actbench"):
-                cmd = []
-                for t in tokens[i + 1 :]:
-                    if t in ("|", "||", "&&", ";", ">", ">>", "2>", "2>&1", "<") or t.startswith((">", "2>")):
-                        break
-                    cmd.append(t)
-                found.append(cmd)
-    return found
-
-
-def _workflow() -> dict:
-    assert WORKFLOW.exists(), f"{WORKFLOW} is missing"
-    return yaml.safe_load(WORKFLOW.read_text())
-
-
-def test_workflow_is_valid_and_uses_real_commands():
-    wf = _workflow()
-    on = wf.get("on", wf.get(True))  # YAML 1.1 reads a bare `on` key as True
-    assert "schedule" in on and on["schedule"][0]["cron"]
-    assert "runner" in on["workflow_dispatch"]["inputs"]
-    jobs = wf["jobs"]
-    shards = jobs["shard"]["strategy"]["matrix"]["shard"]
-    assert "${{ matrix.shard }}" not in str(jobs["merge"])
-    assert set(jobs["merge"]["needs"] if isinstance(jobs["merge"]["needs"], list) else [jobs["merge"]["needs"]]) == {
-        "shard"
-    }
-
-    commands = _commands()
-    used = []
-    for job_name, job in jobs.items():
-        for step in job["steps"]:
-            if "run" not in step:
-                continue
-            for argv in _actbench_invocations(step["run"]):
-                assert argv, f"{job_name}: bare `actbench` in {step['run']!r}"
-                name, args = argv[0], argv[1:]
-                assert name in commands, f"{job_name}: `actbench {name}` is not a command ({sorted(commands)})"
-                # Let the CLI's own parser check every option and argument (no command runs).
-                commands[name].make_context(name, list(args))
-                used.append(name)
-                if "--shard" in args:
-                    k_n = args[args.index("--shard") + 1]
-                    assert k_n == f"1/{len(shards)}", (
-                        f"{job_name}: --shard {k_n}: use ${{{{ matrix.shard }}}}/N with N = {len(shards)} matrix shards"
-                    )
-    assert {"run", "merge", "compare", "report"} <= set(used)
-
-
-def test_workflow_defaults_agree_and_config_fits_the_shards():
-    wf = _workflow()
-    inputs = wf.get("on", wf.get(True))["workflow_dispatch"]["inputs"]
-    # Scheduled runs have no inputs: the env fallbacks must equal the dispatch defaults.
-    for var, name in (("CONFIG", "config"), ("REFERENCE", "reference")):
-        fallback = re.search(r"\|\|\s*'([^']*)'", wf["env"][var]).group(1)
-        assert fallback == inputs[name]["default"], f"env.{var} falls back to {fallback!r}"
-    assert re.search(r"\|\|\s*'([^']*)'", wf["jobs"]["shard"]["runs-on"]).group(1) == inputs["runner"]["default"]
-    n = len(wf["jobs"]["shard"]["strategy"]["matrix"]["shard"])
-    assert int(wf["env"]["SHARDS"]) == n
-    config = REPO / inputs["config"]["default"]
-    if not config.exists():
-        pytest.skip(f"{config.relative_to(REPO)} is not in the repository yet")
-    from actbench import config as config_module
-    from actbench.run import plan
-
-    exp = config_module.load(config)
-    assert len(plan.expand(exp)) >= n, "more shards than runs: some shard jobs would have nothing to do"
