@@ -370,7 +370,7 @@ def report(
 
     written = write_report_files(result_dir, output, overwrite)
     _say_replaced(written.replaced)
-    render.info("\n".join(str(p) for p in written.paths))
+    render.info("\n".join(str(p) for p in written.paths), soft_wrap=True)  # paths: one line each, to copy
 
 
 @app.command()
