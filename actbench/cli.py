@@ -113,31 +113,33 @@ def run(
 
     Example: actbench run configs/quickstart.yaml
     """
-    from . import config as config_module
-    from . import custom_activations, datasets, plan, render
-    from .runner import Interrupted, RunOptions, resume_hint, run_experiment
+    from . import api, plan, render
+    from .runner import Interrupted, RunOptions, resume_hint
 
     if engine is not None and engine not in ("packed", "sequential"):
         raise typer.BadParameter("must be packed or sequential", param_hint="--engine")
-    exp = config_module.load(config)
-    custom_activations.check_behaviour(exp, config)  # before run_experiment writes anything
-    opts = RunOptions(
-        overwrite=overwrite,
-        resume=resume,
-        shard=plan.parse_shard(shard),
-        data_dir=data_dir,
-        verify_data=verify_data,
-        engine=engine,
-        output_dir=output,
-        data_fetch=datasets.FetchPolicy.resolve(offline, data_mirror, render.DownloadProgress()),
-    )
+    k_n = plan.parse_shard(shard)
     reporter = render.reporter_for_terminal()
     try:
-        outcome = run_experiment(exp, opts, reporter)
+        outcome = api.run(
+            config,
+            output=output,
+            overwrite=overwrite,
+            resume=resume,
+            shard=k_n,
+            engine=engine,
+            data_dir=data_dir,
+            verify_data=verify_data,
+            offline=offline,
+            data_mirror=data_mirror,
+            reporter=reporter,
+            download_progress=render.DownloadProgress(),
+        )
     except Interrupted as e:
         if hasattr(reporter, "stop"):
             reporter.stop()
-        render.error(f"interrupted by {e}; finished runs are saved. Resume with:\n  {resume_hint(str(config), opts)}")
+        hint = resume_hint(str(config), RunOptions(shard=k_n, output_dir=output))
+        render.error(f"interrupted by {e}; finished runs are saved. Resume with:\n  {hint}")
         raise typer.Exit(e.exit_code) from None
     except ActbenchError:
         if hasattr(reporter, "stop"):
@@ -146,7 +148,7 @@ def run(
     if report:
         from .report import write_report_files
 
-        written = write_report_files(outcome.output_dir, overwrite=overwrite)
+        written = write_report_files(outcome.path, overwrite=overwrite)
         _say_replaced(written.replaced)
         render.info(f"report: {written.paths[0]}")
     if outcome.failed:
@@ -307,14 +309,12 @@ def compare(
 
     Example: actbench compare results/reference/quickstart results/quickstart --format markdown >> $GITHUB_STEP_SUMMARY
     """
-    from . import render
-    from .compare import compare as compare_sets
+    from . import api, render
     from .compare_format import format_comparison
-    from .results import read_result_set
 
     if fmt not in ("table", "markdown", "csv", "json"):
         raise typer.BadParameter("must be table, markdown, csv or json", param_hint="--format")
-    cmp = compare_sets(read_result_set(base), read_result_set(candidate), max_drop=max_drop, alpha=alpha)
+    cmp = api.compare(base, candidate, max_drop=max_drop, alpha=alpha)
     for w in cmp.warnings:
         render.warn(w)
     if fmt == "table":
