@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -105,3 +107,23 @@ def test_run_takes_a_path_and_the_cli_options(tmp_path):
     res = actbench.run(path, output=tmp_path / "elsewhere", engine="sequential", shard="1/1")
     assert res.path == tmp_path / "elsewhere" and res.ran == 1
     assert res.metadata["engine"] == "sequential" and res.metadata["shard"] == "1/1"
+
+
+DOC = (Path(__file__).resolve().parents[1] / "docs" / "python-api.md").read_text()
+BLOCKS = re.findall(r"```python\n(.*?)```", DOC, re.S)
+
+
+def test_the_docs_examples_run(monkeypatch):
+    """Every example of docs/python-api.md: the ones that read results run as written (from the
+    repository root), the ones that train are checked up to the training call."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    assert len(BLOCKS) == 4
+    for block in BLOCKS:
+        if "actbench.run(" in block:
+            setup = block[: block.index("res = actbench.run(")]
+            namespace: dict = {"actbench": actbench}
+            exec(setup, namespace)
+            exp = actbench.api.experiment(namespace.get("config", "configs/quickstart.yaml"))
+            assert exp.activations
+        else:
+            exec(block, {"actbench": actbench})
