@@ -174,3 +174,15 @@ def test_progress_at_80_columns_puts_the_group_above_the_bars(monkeypatch):
 def test_progress_on_a_wide_terminal_keeps_the_group_in_the_bar(monkeypatch):
     text = progress_frame(monkeypatch, 160, ["relu"])
     assert "epochs mnist_sample / reference / seed 0: relu" in text and "[1/10]" not in text
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_download_bars_keep_names_sizes_and_speed_whole(monkeypatch, width):
+    out = Console(width=width, record=True, force_terminal=False, color_system=None)
+    monkeypatch.setattr(render, "err_console", out)
+    bars = render.DownloadProgress()
+    label = "fashion_mnist: train-images-idx3-ubyte.gz"
+    bars(label, 13_000_000, 26_421_880, False)
+    bars.progress.stop()  # type: ignore[union-attr]
+    text = out.export_text()
+    assert_whole(text, width, [label.split()[1], "13.0/26.4", "MB"])
