@@ -186,3 +186,22 @@ def test_download_bars_keep_names_sizes_and_speed_whole(monkeypatch, width):
     bars.progress.stop()  # type: ignore[union-attr]
     text = out.export_text()
     assert_whole(text, width, [label.split()[1], "13.0/26.4", "MB"])
+
+
+def test_a_log_honours_columns(tmp_path):
+    """Not a terminal (a pipe, a CI log): 160 columns, or $COLUMNS when it is set."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ref = Path(__file__).resolve().parents[1] / "results" / "reference" / "quickstart"
+    code = "from actbench.cli import entry; entry()"
+    argv = [sys.executable, "-c", code, "compare", str(ref), str(ref)]
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    wide = subprocess.run(argv, capture_output=True, text=True, env=env, check=True).stdout
+    narrow = subprocess.run(argv, capture_output=True, text=True, env={**env, "COLUMNS": "80"}, check=True).stdout
+    assert "(continued)" not in wide and wide.count("┏") == 1
+    assert (
+        "(continued)" in narrow and max(len(line.rstrip()) for line in narrow.splitlines() if line[:1] in "┏┃│└") <= 80
+    )
