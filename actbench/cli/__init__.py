@@ -75,40 +75,41 @@ def run(
 
     Example: actbench run configs/quickstart.yaml
     """
-    from actbench import config as config_module
+    from actbench import api
     from actbench.display import render
     from actbench.run import plan
-    from actbench.run.runner import Interrupted, RunOptions, resume_hint, run_experiment
+    from actbench.run.runner import Interrupted, RunOptions, resume_hint
 
     if engine is not None and engine not in ("packed", "sequential"):
         raise typer.BadParameter("must be packed or sequential", param_hint="--engine")
-    exp = config_module.load(config)
-    _check_user_code(exp, config)  # before run_experiment writes anything
-    opts = RunOptions(
-        overwrite=overwrite,
-        resume=resume,
-        shard=plan.parse_shard(shard),
-        data_dir=data_dir,
-        verify_data=verify_data,
-        engine=engine,
-        output_dir=output,
-        offline=offline,
-        data_mirror=data_mirror,
-        download_progress=render.DownloadProgress(),
-    )
+    k_n = plan.parse_shard(shard)
     reporter = render.reporter_for_terminal()
     try:
-        outcome = run_experiment(exp, opts, reporter)
+        outcome = api.run(
+            config,
+            output=output,
+            overwrite=overwrite,
+            resume=resume,
+            shard=k_n,
+            engine=engine,
+            data_dir=data_dir,
+            verify_data=verify_data,
+            offline=offline,
+            data_mirror=data_mirror,
+            reporter=reporter,
+            download_progress=render.DownloadProgress(),
+        )
     except (Interrupted, ActbenchError) as e:
         reporter.stop()
         if not isinstance(e, Interrupted):
             raise
-        render.error(f"interrupted by {e}; finished runs are saved. Resume with:\n  {resume_hint(str(config), opts)}")
+        hint = resume_hint(str(config), RunOptions(shard=k_n, output_dir=output))
+        render.error(f"interrupted by {e}; finished runs are saved. Resume with:\n  {hint}")
         raise typer.Exit(e.exit_code) from None
     if report:
         from actbench.report.markdown import write_report_files
 
-        written = write_report_files(outcome.output_dir, overwrite=overwrite)
+        written = write_report_files(outcome.path, overwrite=overwrite)
         _say_replaced(written.replaced)
         render.info(f"report: {written.paths[0]}")
     if outcome.failed:
@@ -200,14 +201,13 @@ def compare(
 
     Example: actbench compare results/reference/quickstart results/quickstart --format markdown >> $GITHUB_STEP_SUMMARY
     """
-    from actbench.analysis.compare import compare as compare_sets
+    from actbench import api
     from actbench.display import render
     from actbench.display.compare_format import format_comparison
-    from actbench.results import read_result_set
 
     if fmt not in ("table", "markdown", "csv", "json"):
         raise typer.BadParameter("must be table, markdown, csv or json", param_hint="--format")
-    cmp = compare_sets(read_result_set(base), read_result_set(candidate), max_drop=max_drop, alpha=alpha)
+    cmp = api.compare(base, candidate, max_drop=max_drop, alpha=alpha)
     for w in cmp.warnings:
         render.warn(w)
     if fmt == "table":
@@ -263,7 +263,7 @@ def report(
 
     written = write_report_files(result_dir, output, overwrite)
     _say_replaced(written.replaced)
-    render.info("\n".join(str(p) for p in written.paths))
+    render.info("\n".join(str(p) for p in written.paths), soft_wrap=True)  # paths: one line each, to copy
 
 
 # Registered after the commands above, so `actbench --help` lists run, validate, ... first.

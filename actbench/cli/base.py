@@ -6,7 +6,7 @@ import functools
 
 import typer
 
-from actbench import __version__
+from actbench._version import __version__
 from actbench.errors import ActbenchError
 
 app = typer.Typer(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -61,6 +62,7 @@ __all__ = [
     "TrainingPatch",
     "TrainingSpec",
     "VariantSpec",
+    "from_mapping",
     "load",
     "resolved_config",
     "search_dirs_for",
@@ -267,6 +269,20 @@ def load(path: str | Path) -> Experiment:
             f"{path}: expected a mapping of settings at the top level (name, datasets, activations, ...), got {got}."
         )
     data.setdefault("name", path.stem)
+    return _validated(data, path, text, search_dirs_for(path))
+
+
+def from_mapping(data: Mapping[str, Any], source: str = "config") -> Experiment:
+    """Validate a config given as a mapping (the Python API's dicts): the same checks and messages
+    as a file, without line numbers; custom activation modules are looked for in the working directory."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{source}: expected a mapping of settings (name, datasets, activations, ...), got {shown(data)}."
+        )
+    return _validated(dict(data), Path(source), "", [Path.cwd()])
+
+
+def _validated(data: dict, path: Path, text: str, search_dirs: list[Path]) -> Experiment:
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as e:
@@ -275,12 +291,12 @@ def load(path: str | Path) -> Experiment:
     for i, spec in enumerate(exp.activations):
         if activation_registry.is_custom(spec.name):
             try:
-                custom_activations.locate(spec.name, search_dirs_for(path))
+                custom_activations.locate(spec.name, search_dirs)
             except ActivationSpecError as e:
                 problems.append((("activations", i), str(e)))
     for builder in dict.fromkeys(a.builder for a in exp.architectures if a.builder):
         try:
-            custom_activations.locate(builder, search_dirs_for(path), what="model builder")
+            custom_activations.locate(builder, search_dirs, what="model builder")
         except ActivationSpecError as e:
             problems.append((_field_holding(data, "builder", builder), str(e)))
     if problems:

@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from actbench import __version__
+from actbench._version import __version__
 from actbench.errors import DataError
 
 from .formats import GZIP_MAGIC, read_maybe_gzip

@@ -6,12 +6,11 @@ ETA). Elsewhere (CI logs, pipes): one plain line per event, no spinners.
 
 from __future__ import annotations
 
-import math
+import os
 import sys
 import textwrap
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -26,28 +25,39 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
+from rich.text import Text
 
 from . import numbers as fmt
+from . import table_columns, table_fit
 
 if TYPE_CHECKING:  # annotations only: `validate` should not wait for pandas to import
     import pandas as pd
 
-# Logs are read in wide windows: do not wrap tables at 80 columns there.
-console = Console() if Console().is_terminal else Console(width=160)
+# Logs (CI, pipes) are read in wide windows: tables are laid out for 160 columns there, or for
+# $COLUMNS when it is set; a terminal's own width otherwise (table_fit keeps every cell whole).
+LOG_WIDTH = 160
+console = Console() if Console().is_terminal or os.environ.get("COLUMNS") else Console(width=LOG_WIDTH)
 err_console = Console(stderr=True)
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
+    err_console.print(
+        f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=_soft(err_console)
+    )
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=_soft(err_console))
 
 
-def info(message: str) -> None:
-    console.print(message, highlight=False, soft_wrap=True)
+def info(message: str, soft_wrap: bool | None = None) -> None:
+    """A line of text. On a terminal it wraps at spaces (a number is never split over two lines);
+    in a log it stays one line. soft_wrap=True keeps it one line everywhere (paths to copy)."""
+    console.print(message, highlight=False, soft_wrap=_soft(console) if soft_wrap is None else soft_wrap)
+
+
+def _soft(out: Console) -> bool:
+    return not out.is_terminal
 
 
 def _group_label(runs) -> str:
@@ -127,6 +137,9 @@ class PlainReporter:
         render_summary(outcome.summary, outcome.output_dir)
 
 
+_BAR_WIDTH = 40  # rich's default
+
+
 class RichReporter(PlainReporter):
     """Progress bars for a terminal."""
 
@@ -134,7 +147,7 @@ class RichReporter(PlainReporter):
         super().__init__()
         self.progress = Progress(
             TextColumn("{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=_BAR_WIDTH),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("eta"),
@@ -155,7 +168,19 @@ class RichReporter(PlainReporter):
 
     def group_start(self, runs, engine):
         self._mark_first_start()
-        self.progress.update(self.epochs_task, completed=0, description=f"epochs [dim]{_group_label(runs)}[/]")
+        label = escape(_group_label(runs))
+        description = f"epochs [dim]{label}[/]"
+        if not self._fits_beside_bars(description):  # a narrow terminal: the label goes above the bars
+            span = f"{self.done + 1}" if len(runs) == 1 else f"{self.done + 1}-{self.done + len(runs)}"
+            self._print(f"[dim]\\[{span}/{self.total}] {label}[/]")
+            description = "epochs"
+        self.progress.update(self.epochs_task, completed=0, description=description)
+
+    def _fits_beside_bars(self, description: str) -> bool:
+        """Whether the bars' row holds this description with every count and time whole: the bar
+        (40), 'done/total', elapsed and remaining time (7 each), 'eta', one space between each."""
+        counts = max(len(f"{t.total:.0f}/{t.total:.0f}") for t in self.progress.tasks if t.total is not None)
+        return _BAR_WIDTH + counts + 7 + 3 + 7 + 5 + Text.from_markup(description).cell_len <= console.width
 
     def epoch(self, epoch, epochs):
         self.progress.update(self.epochs_task, completed=epoch, total=epochs)
@@ -210,19 +235,10 @@ class DownloadProgress:
 
 # ---------------------------------------------------------------- tables
 
-_VERDICT_STYLE = {"better": "green", "worse": "red", "identical": "cyan"}
-
-
-def _styled_verdict(verdict: str, regression: bool = False) -> str:
-    label = fmt.verdict_label(verdict, regression)
-    if regression:
-        return f"[bold red]{label}[/]"
-    style = _VERDICT_STYLE.get(verdict)
-    return f"[{style}]{label}[/]" if style else label
-
 
 def render_summary(summary: pd.DataFrame, output_dir=None) -> None:
-    """One table per (dataset, model): mean ± 95% CI over seeds, n beside every mean."""
+    """One table per (dataset, model): mean ± 95% CI over seeds, n beside every mean. On a narrow
+    console the columns that do not fit follow in a second table (table_fit), never squeezed."""
     if summary is None or summary.empty:
         info("no finished runs to summarise")
         return
@@ -231,83 +247,26 @@ def render_summary(summary: pd.DataFrame, output_dir=None) -> None:
         title = f"{dataset} / {fmt.model_title(model)}" + (
             f"  (baseline: {baseline})" if isinstance(baseline, str) and baseline else ""
         )
-        table = Table(title=title, title_justify="left")
-        table.add_column("activation", no_wrap=True)
-        table.add_column("n", justify="right", no_wrap=True)
-        table.add_column("test acc % ± 95% CI", justify="right", no_wrap=True)
-        table.add_column("std", justify="right")
-        table.add_column("test loss", justify="right")
-        table.add_column("vs baseline (points; ≥ detectable)", justify="right", no_wrap=True)
-        table.add_column("s/epoch", justify="right")
-        extra = _diagnostic_columns(part)
-        for label, _ in extra:
-            table.add_column(label, justify="right")
-        for _, row in part.iterrows():
-            table.add_row(*_summary_cells(row), *[cell(row) for _, cell in extra])
-        console.print(table)
+        _print_fitted(table_columns.summary_columns(part), title, len(part))
     if output_dir is not None:
         info(f"results: {output_dir}/ (runs.csv, epochs.csv, summary.csv, metadata.json)")
 
 
-def _summary_cells(row) -> list[str]:
-    mean, lo, hi = row["test_accuracy_mean"], row["test_accuracy_ci_low"], row["test_accuracy_ci_high"]
-    acc = fmt.percent(mean)
-    if not math.isnan(lo):
-        acc += f" ± {100 * (hi - lo) / 2:.2f}"
-    name = ("★ " if bool(row.get("best")) else "") + fmt.activation_name(row)
-    diverged = int(row.get("n_diverged", 0) or 0)
-    at_chance = int(row.get("n_at_chance", 0) or 0)
-    n = (
-        f"{int(row['n'])}"
-        + (f" ({at_chance} at chance)" if at_chance else "")
-        + (f" (+{diverged} diverged)" if diverged else "")
-    )
-    verdict = row.get("verdict", "")
-    mark = _styled_verdict(verdict) if verdict else ""
-    if verdict in ("better", "worse", "same") and not math.isnan(row.get("diff_vs_baseline", math.nan)):
-        mark = f"{fmt.points(row['diff_vs_baseline'])} {mark}"
-        mdd = row.get("min_detectable_drop", math.nan)
-        mark += f" (≥{fmt.percent(mdd)})" if not math.isnan(mdd) else ""
-    loss = fmt.MISSING if math.isnan(row["test_loss_mean"]) else f"{row['test_loss_mean']:.4f}"
-    return [
-        name,
-        n,
-        acc,
-        fmt.percent(row["test_accuracy_std"]),
-        loss,
-        mark,
-        fmt.MISSING
-        if math.isnan(row.get("seconds_per_epoch_mean", math.nan))
-        else f"{row['seconds_per_epoch_mean']:.2f}",
-    ]
-
-
-def _percent_of(column: str) -> Callable[[Any], str]:
-    return lambda r: fmt.percent(r[column])
-
-
-def _diagnostic_columns(part: pd.DataFrame) -> list[tuple[str, Callable[[Any], str]]]:
-    cols: list[tuple[str, Callable[[Any], str]]] = []
-    if "grad_ratio_min_mean" in part and part["grad_ratio_min_mean"].notna().any():
-        cols.append(("grad ratio min", lambda r: fmt.significant(r["grad_ratio_min_mean"])))
-    for c in sorted(c for c in part.columns if c.startswith("dead_fraction/") and c.endswith("_mean")):
-        if part[c].notna().any():
-            layer = c.split("/", 1)[1].removesuffix("_mean")
-            cols.append((f"dead % {layer}", _percent_of(c)))
-    return cols
+def _print_fitted(columns: list[table_fit.Column], title: str, rows: int) -> None:
+    """Print columns as one table when they fit the console, else as several (see table_fit)."""
+    for table in table_fit.build(table_fit.fit(columns, console.width), title, rows):
+        console.print(table)
 
 
 def render_rows(title: str, rows: list[dict]) -> None:
-    """A plain table of dicts (for `activations`, `datasets`, `validate`)."""
-    table = Table(title=title, title_justify="left")
+    """A plain table of dicts (for `activations`, `datasets`, `validate`): the first column names
+    the row (repeated in any second table), the others in their order of importance; text wraps
+    at spaces, so a value such as alpha=1.6732632423543772 is never cut."""
     if not rows:
         info(f"{title}: none")
         return
-    for key in rows[0]:
-        table.add_column(key)
-    for row in rows:
-        table.add_row(*[str(v) for v in row.values()])
-    console.print(table)
+    spec = [(str(key), "left", i, "wrap" if i else "") for i, key in enumerate(rows[0])]
+    _print_fitted(table_fit.columns(spec, [[str(v) for v in row.values()] for row in rows]), title, len(rows))
 
 
 _CHECK_STYLE = {"ok": "green", "info": "dim", "warn": "yellow", "fail": "bold red"}
@@ -336,47 +295,11 @@ def render_diagnosis(diagnosis) -> None:
 
 
 def render_comparison(cmp, max_drop: float, alpha: float) -> None:
-    """compare's table: base vs candidate mean accuracy per (dataset, model, activation)."""
-    table = Table(title=f"compare: {cmp.base_source} -> {cmp.cand_source}", title_justify="left")
+    """compare's table: base vs candidate mean accuracy per (dataset, model, activation). On a narrow
+    console a dataset or model shared by every row moves into the title, and the test's details
+    (CI, test, detectable drop) follow in a second table."""
     rows = cmp.rows
-    chance = bool(len(rows)) and bool((rows["base_at_chance"] + rows["cand_at_chance"]).any())
-    columns = [
-        "dataset",
-        "model",
-        "activation",
-        "base % (n)",
-        "cand % (n)",
-        *(["at chance"] if chance else []),
-        "diff (points)",
-        "95% CI of diff",
-        "test",
-        "p (Holm)",
-        "detectable",
-        "verdict",
-    ]
-    for col in columns:
-        table.add_column(
-            col,
-            justify="left" if col in ("dataset", "model", "activation", "test", "verdict") else "right",
-            no_wrap=True,
-        )
-    for _, r in rows.iterrows():
-        at_chance = [f"{int(r['base_at_chance'])} → {int(r['cand_at_chance'])}"] if chance else []
-        table.add_row(
-            str(r["dataset"]),
-            str(r["model"]),
-            str(r["activation"]),
-            fmt.mean_with_n(r["base_mean"], r["base_n"]),
-            fmt.mean_with_n(r["cand_mean"], r["cand_n"]),
-            *at_chance,
-            fmt.points(r["diff"]),
-            fmt.interval(r["diff_ci_low"], r["diff_ci_high"]),
-            r["test"] or fmt.MISSING,
-            fmt.pvalue(r["p_holm"]),
-            fmt.percent(r["min_detectable_drop"]),
-            _styled_verdict(r["verdict"], bool(r["regression"])),
-        )
-    console.print(table)
+    _print_fitted(table_columns.comparison_columns(cmp), f"compare: {cmp.base_source} -> {cmp.cand_source}", len(rows))
     n = int(rows["regression"].sum())
     rule = f"max drop {100 * max_drop:.2f} points, alpha {alpha} Holm-corrected over {cmp.n_tested} tested row(s)"
     if cmp.identical:

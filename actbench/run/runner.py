@@ -19,7 +19,8 @@ from typing import Protocol
 import pandas as pd
 from pydantic import ValidationError
 
-from actbench import __version__, datasets, results
+from actbench import datasets, results
+from actbench._version import __version__
 from actbench.analysis.stats import summarize_written
 from actbench.config import Experiment, resolved_config
 from actbench.errors import ActbenchError, ConfigError, ResultsError
