@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 @dataclass
 class Results:
     """One result dir (or lone runs.csv) as pandas DataFrames, with the columns of the files
-    (docs/python-api.md; README's result file tables)."""
+    (docs/python-api.md; docs/result-files.md)."""
 
     path: Path
     runs: pd.DataFrame  # one row per finished run (runs.csv)

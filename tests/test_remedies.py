@@ -1,6 +1,6 @@
 """The remedies as config options: model.norm, model.residual, model.kernel_initializer and the
 optimizer's gradient clipping. Each is validated strictly, changes the built model or optimizer
-as the README says, and leaves the default build and every older config's hash unchanged."""
+as docs/config.md says, and leaves the default build and every older config's hash unchanged."""
 
 import json
 from pathlib import Path

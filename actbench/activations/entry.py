@@ -14,7 +14,7 @@ class Activation:
     and what kernel_initializer "auto" means before it. Built-in ones are in builtin.py."""
 
     name: str
-    formula: str  # as text, for `actbench activations` and the README
+    formula: str  # as text, for `actbench activations` and docs/activations.md
     f: Callable | None  # NumPy closed form f(x, **params): formula tests, shape plots, no Keras
     df: Callable | None  # NumPy closed form f'(x, **params)
     keras: str | Callable[..., Callable] | None = None  # keras.activations.<name>, or (**params) -> callable

@@ -3,7 +3,7 @@
 Pure functions over pandas DataFrames; no Keras/TensorFlow import. The tests themselves
 (paired / Welch, Holm, power) live in significance.py, shared with compare.py.
 
-Definitions used throughout (also in SUMMARY_COLUMNS, which the README mirrors):
+Definitions used throughout (also in SUMMARY_COLUMNS, which docs/result-files.md mirrors):
 
 * Diverged runs (diverged == true) are excluded from every mean, std, CI and test; they
   are only counted in ``n_diverged``. Runs at chance (``at_chance``) stay in every

@@ -123,7 +123,7 @@ def format_validation(path: Path, text: str, err: ValidationError, root: type[Ba
             keys = list(parent.model_fields) if parent else []
             msg = (
                 f"unknown key '{loc[-1]}'{did_you_mean(str(loc[-1]), keys)}; "
-                f"allowed keys: {', '.join(keys) or 'see the README'}"
+                f"allowed keys: {', '.join(keys) or 'see docs/config.md'}"
             )
         elif e["type"] == "missing":
             msg = "required field is missing"

@@ -3,7 +3,7 @@
 Each column says which file holds it, its kind, whether a reader refuses a file without it
 (required), whether its value may be empty (empty_ok), whether it is one of the file's
 fixed columns or stands for a family of diagnostic columns ("grad_norm/<layer>"), and what
-it means: the README's column tables are generated from `doc` (column_table; a test
+it means: docs/result-files.md's column tables are generated from `doc` (column_table; a test
 compares them). A column with an empty doc is documented in one row with the next one.
 Adding a column is one entry here, plus the code that fills it. No pandas here.
 """
@@ -201,7 +201,7 @@ def names(file: File, kinds: tuple[Kind, ...] = ("text", "int", "float", "bool")
 
 
 def column_table(file: File) -> str:
-    """The markdown table of file's columns, as the README shows it."""
+    """The markdown table of file's columns, as docs/result-files.md shows it."""
     lines = ["| column | meaning |", "|---|---|"]
     group: list[str] = []
     for c in [*of(file), *of(file, fixed=False)]:

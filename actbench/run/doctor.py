@@ -109,7 +109,7 @@ def _no_gpu_reason(adapter) -> tuple[str, str]:
     if missing:
         return (
             f"the CUDA build is not installed ({', '.join(missing)} missing: a CPU-only install)",
-            f"pip install -e '.[{extra}]' (README: On a GPU)",
+            f"pip install -e '.[{extra}]' (docs/gpu.md)",
         )
     return (
         "the driver sees a GPU and the CUDA packages are installed, yet the backend does not: "

@@ -83,7 +83,7 @@ class Backend:
         if why and not any(is_gpu(d) for d in found):
             notes.append(
                 f"WARNING: a GPU was expected ({why}) but {self.name} sees only the CPU, so training "
-                "runs on the CPU. Check the driver (nvidia-smi) and the install (README: On a GPU); "
+                "runs on the CPU. Check the driver (nvidia-smi) and the install (docs/gpu.md); "
                 "`actbench doctor` names the likely cause."
             )
         return notes
