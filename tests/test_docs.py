@@ -88,13 +88,15 @@ def test_every_yaml_snippet_is_a_config_actbench_loads(page, line, marks, body, 
     monkeypatch.chdir(ROOT / where if where else tmp_path)
     if "fragment" in marks:
         given = yaml.safe_load(body) or {}
-        body = "".join(f"{k}: {v}\n" for k, v in MINIMAL.items() if k not in given) + body
+        # appended, so that line N of a message is line N of the block
+        body += "".join(f"{k}: {v}\n" for k, v in MINIMAL.items() if k not in given)
     path = tmp_path / "snippet.yaml"
     path.write_text(body, encoding="utf-8")
     try:
         config.load(path)
     except ConfigError as e:
-        raise AssertionError(f"{page.relative_to(ROOT)}, the ```yaml block at line {line}:\n{e}") from None
+        where_shown = f"{page.relative_to(ROOT)}, the ```yaml block whose line 1 is line {line} of the page"
+        raise AssertionError(f"{where_shown}:\n{e}") from None
 
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
