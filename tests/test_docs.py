@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_invocations import check, invocations
 from test_cli_docs import COMMANDS, SUBCOMMANDS
 
 from actbench import config
@@ -117,3 +118,16 @@ def test_relative_links_resolve(page):
         and not (page.parent / target.split("#")[0]).exists()
     ]
     assert not broken, f"{page.relative_to(ROOT)}: links to nothing: {broken}"
+
+
+def test_every_shown_command_line_parses():
+    """Each `actbench ...` in a sh/bash block of README.md and docs/ parses as the CLI would
+    parse it (nothing runs): a moved or renamed option fails the page that shows it."""
+    shown = []
+    for page in PAGES:
+        for block in re.findall(
+            r"^[ \t]*```(?:sh|bash)\n(.*?)^[ \t]*```", page.read_text(encoding="utf-8"), re.S | re.M
+        ):
+            for argv in invocations(block):
+                shown.append(check(argv, f"{page.relative_to(ROOT)}, a code block"))
+    assert {"run", "validate", "report", "datasets fetch"} <= set(shown), shown
