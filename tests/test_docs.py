@@ -19,7 +19,8 @@ from actbench.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-import cli_reference  # noqa: E402  (scripts/ is not a package: found through the path above)
+import activation_table  # noqa: E402  (scripts/ is not a package: found through the path above)
+import cli_reference  # noqa: E402
 import config_reference  # noqa: E402
 import doc_blocks  # noqa: E402
 
@@ -54,6 +55,13 @@ def test_config_reference_is_generated_from_the_models():
 def test_config_reference_has_every_section():
     shown = doc_blocks.blocks(config_reference.DOC.read_text(encoding="utf-8"), config_reference.KIND)
     assert sorted(shown) == sorted(config_reference.SECTIONS)
+
+
+def test_activation_table_is_generated_from_the_registry():
+    problem = _drift(
+        activation_table.DOC, activation_table.KIND, activation_table.activation_table, "activation_table.py"
+    )
+    assert not problem, problem
 
 
 # A ```yaml block, with the `<!-- yaml: ... -->` comment on the line above it when there is one.
