@@ -139,3 +139,9 @@ def test_every_shown_command_line_parses():
             for argv in invocations(block):
                 shown.append(check(argv, f"{page.relative_to(ROOT)}, a code block"))
     assert {"run", "validate", "report", "datasets fetch"} <= set(shown), shown
+
+
+def test_readme_links_every_reference_page():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    unlinked = [p.name for p in sorted((ROOT / "docs").glob("*.md")) if f"](docs/{p.name})" not in readme]
+    assert not unlinked, f"README.md's Reference table does not link {unlinked}"
