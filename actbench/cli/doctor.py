@@ -38,12 +38,12 @@ def doctor(
     if backend is not None and backend not in NAMES:
         raise typer.BadParameter(f"must be one of {', '.join(NAMES)}", param_hint="--backend")
     if config is None:
-        exp = config_module.Experiment.model_validate(DOCTOR_DEFAULT)
+        exp, described = _without_config()
     else:
-        exp = config_module.load(config)
+        exp, described = config_module.load(config), str(config)
     if backend is not None:
         exp = exp.with_overrides({"backend": backend})
-    diagnosis = diagnose(exp, str(config or "no config, the reference model on mnist_sample"), output, data_dir)
+    diagnosis = diagnose(exp, described, output, data_dir)
     if fmt == "json":
         typer.echo(json.dumps(diagnosis.as_dict(), indent=2))
     else:
@@ -51,5 +51,12 @@ def doctor(
     raise typer.Exit(0 if diagnosis.ready else 1)
 
 
-# What `doctor` checks without a config: the reference model, on the dataset shipped with actbench.
-DOCTOR_DEFAULT = {"name": "doctor", "datasets": ["mnist_sample"], "activations": ["relu"], "seeds": [0]}
+def _without_config():
+    """What `doctor` checks without a config: the reference model on the dataset shipped inside
+    actbench (no download), and how to name that in its output."""
+    from actbench import datasets
+    from actbench.config import Experiment
+
+    shipped = next(name for name in datasets.names() if datasets.spec_of(name).embedded)
+    exp = Experiment.model_validate({"name": "doctor", "datasets": [shipped], "activations": ["relu"], "seeds": [0]})
+    return exp, f"no config, the reference model on {shipped}"
