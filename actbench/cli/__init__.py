@@ -14,9 +14,9 @@ from pathlib import Path
 
 import typer
 
-from actbench.errors import ActbenchError
+from actbench.errors import ActbenchError, MachineError
 
-from .base import app, user_errors
+from .base import app, discard, report_lost_output, user_errors
 
 # The options of `run`, declared here so that the command itself reads in one screen.
 _RUN_OPTIONS = {
@@ -99,8 +99,12 @@ def run(
             reporter=reporter,
             download_progress=render.DownloadProgress(),
         )
-    except (Interrupted, ActbenchError) as e:
+    except (Interrupted, ActbenchError, OSError, MemoryError) as e:
         reporter.stop()
+        if isinstance(e, MachineError):
+            hint = resume_hint(str(config), RunOptions(shard=k_n, output_dir=output))
+            render.error(f"{e}\nFinished runs are saved; once that is fixed, resume with:\n  {hint}")
+            raise typer.Exit(e.exit_code) from None
         if not isinstance(e, Interrupted):
             raise
         hint = resume_hint(str(config), RunOptions(shard=k_n, output_dir=output))
@@ -290,8 +294,12 @@ def entry() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (BrokenPipeError, OSError):  # e.g. `actbench ... | head` closed the pipe
+        except BrokenPipeError:  # e.g. `actbench ... | head` closed the pipe
             pass
+        except OSError as e:  # e.g. stdout redirected to a file on a full disk: output was lost
+            if stream is sys.stdout:
+                code = report_lost_output(e) if code == 0 else code
+                discard(stream)
     if "tensorflow" in sys.modules:
         os._exit(code)
     sys.exit(code)
