@@ -18,6 +18,8 @@ from actbench.errors import ActbenchError, MachineError
 
 from .base import app, discard, report_lost_output, user_errors
 
+MAX_FAILURES_SHOWN = 20  # the message stays one screen; runs.csv holds every reason
+
 # The options of `run`, declared here so that the command itself reads in one screen.
 _RUN_OPTIONS = {
     "overwrite": typer.Option(
@@ -117,9 +119,13 @@ def run(
         _say_replaced(written.replaced)
         render.info(f"report: {written.paths[0]}")
     if outcome.failed:
+        shown = outcome.failed[:MAX_FAILURES_SHOWN]
+        more = len(outcome.failed) - len(shown)
         render.error(
             f"{len(outcome.failed)} run(s) failed with an error (recorded in runs.csv as failed; "
-            "the next run into this dir retries them):\n  " + "\n  ".join(outcome.failed)
+            "the next run into this dir retries them):\n  "
+            + "\n  ".join(shown)
+            + (f"\n  ... and {more} more (column `failure` of runs.csv)" if more else "")
         )
         raise typer.Exit(1)
 
