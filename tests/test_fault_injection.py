@@ -34,18 +34,26 @@ from actbench.runner import RunOptions, run_experiment
 
 pytestmark = pytest.mark.slow
 
-# A tanh that, while $ACTBENCH_FAULT is "batch", refuses any batch over 4: it passes the
-# pre-training check (a batch of 2) and raises on the first real batch, inside a Keras layer
+# A tanh that, while $ACTBENCH_FAULT is set, refuses batches over 4; both pass the pre-training
+# check (a batch of 2). "batch": a graph assertion, so it raises when the first real batch runs
+# (TensorFlow's InvalidArgumentError). "shape": the issue's Python check on the static shape, so it
+# raises where a batch has a known size, the diagnostics' eager probe, inside a Keras layer
 # (whose wrapper rewrites the message).
 FLAKY_MODULE = """
 import os
 
 import keras
+import tensorflow as tf
+
+MESSAGE = "flaky: this activation refuses batches over 4"
 
 
 def act(x):
-    if os.environ.get("ACTBENCH_FAULT") == "batch" and x.shape[0] is not None and x.shape[0] > 4:
-        raise ValueError("flaky: this activation refuses batches over 4")
+    fault = os.environ.get("ACTBENCH_FAULT")
+    if fault == "batch":
+        tf.debugging.assert_less(tf.shape(x)[0], 5, message=MESSAGE)
+    if fault == "shape" and x.shape[0] is not None and x.shape[0] > 4:
+        raise ValueError(MESSAGE)
     return keras.ops.tanh(x)
 """
 
@@ -56,8 +64,10 @@ CONFIG = {
     "seeds": [0],
     "model": {"conv_filters": [4], "dense_units": [8]},
     "training": {"epochs": 2, "batch_size": 32, "validation_split": 0.25, "train_limit": 256, "test_limit": 64},
-    "diagnostics": {"probe_size": 32, "timing": True},
+    # Off but where a case injects into them (they trace more functions: ~40% of a run's time).
+    "diagnostics": {"probe_size": 32, "timing": False, "gradients": False, "dead_units": False, "saturation": False},
 }
+WITH_DIAGNOSTICS = {"probe_size": 32, "timing": True, "gradients": True, "dead_units": True, "saturation": True}
 # Columns that differ between two runs of one config (times), or name how a run was trained.
 TIMING = {
     "train_seconds",
@@ -81,22 +91,27 @@ def write_config(directory: Path, name: str = "faults", **changes) -> Path:
 
 
 class Grids:
-    """The uninterrupted run of the fault config with 1 seed (one packed group) or 2 (two groups:
-    a run finished before a failure can be kept), made once per module when first asked for."""
+    """The uninterrupted run of the fault config, made once per module when first asked for:
+    1 seed (one packed group) or 2 (two groups: a run finished before a failure is kept), with
+    or without the diagnostics and the timing pass."""
 
     def __init__(self, root: Path):
         self.root = root
-        self._made: dict[int, dict] = {}
+        self._made: dict[tuple[int, bool], dict] = {}
 
-    def __call__(self, n_seeds: int) -> dict:
-        if n_seeds not in self._made:
-            directory = self.root / f"seeds-{n_seeds}"
-            cfg = write_config(directory, seeds=list(range(n_seeds)))
+    def __call__(self, n_seeds: int = 1, diagnostics: bool = False) -> dict:
+        key = (n_seeds, diagnostics)
+        if key not in self._made:
+            directory = self.root / f"seeds-{n_seeds}{'-diagnostics' if diagnostics else ''}"
+            changes: dict = {"seeds": list(range(n_seeds))}
+            if diagnostics:
+                changes["diagnostics"] = WITH_DIAGNOSTICS
+            cfg = write_config(directory, **changes)
             baseline = directory / "baseline"
             outcome = run_experiment(config.load(cfg), RunOptions(output_dir=str(baseline)))
             assert outcome.ran == 2 * n_seeds and not outcome.failed
-            self._made[n_seeds] = {"config": cfg, "baseline": baseline, "runs": 2 * n_seeds}
-        return self._made[n_seeds]
+            self._made[key] = {"config": cfg, "baseline": baseline, "runs": 2 * n_seeds}
+        return self._made[key]
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +121,7 @@ def grids(tmp_path_factory):
 
 @pytest.fixture
 def env(grids):
-    return grids(1)
+    return grids()
 
 
 def cli(*args):
@@ -191,6 +206,10 @@ def _at_first_batch(m):
     m.setenv("ACTBENCH_FAULT", "batch")
 
 
+def _in_a_keras_layer(m):
+    m.setenv("ACTBENCH_FAULT", "shape")
+
+
 def _mid_epoch(m):
     real = engine.GroupTrainer._train
 
@@ -248,7 +267,11 @@ def _at_timing_pass(m):
 
 RUN_ERRORS = {
     "build": (_at_build, "ValueError: injected: build refused"),
-    "first-batch": (_at_first_batch, "ValueError: flaky: this activation refuses batches over 4"),
+    "first-batch": (
+        _at_first_batch,
+        "InvalidArgumentError: assertion failed: [flaky: this activation refuses batches over 4]",
+    ),
+    "keras-layer-on-the-probe": (_in_a_keras_layer, "ValueError: flaky: this activation refuses batches over 4"),
     "mid-epoch": (_mid_epoch, "RuntimeError: injected: mid-epoch failure"),
     "evaluation": (_at_evaluation, "RuntimeError: injected: evaluation failure"),
     "diagnostics": (_at_diagnostics, "FloatingPointError: injected: diagnostics failure"),
@@ -257,8 +280,9 @@ RUN_ERRORS = {
 
 
 @pytest.mark.parametrize("stage", list(RUN_ERRORS))
-def test_a_run_error_at_any_stage_is_recorded_and_the_grid_goes_on(env, tmp_path, monkeypatch, stage):
+def test_a_run_error_at_any_stage_is_recorded_and_the_grid_goes_on(grids, tmp_path, monkeypatch, stage):
     inject, reason = RUN_ERRORS[stage]
+    env = grids(diagnostics=stage in ("diagnostics", "timing-pass", "keras-layer-on-the-probe"))
     out = tmp_path / "out"
     with monkeypatch.context() as m:
         inject(m)
@@ -267,15 +291,17 @@ def test_a_run_error_at_any_stage_is_recorded_and_the_grid_goes_on(env, tmp_path
     runs = check_consistent(out)
     assert runs is not None and len(runs) == env["runs"]
     bad, good = runs[runs["activation"] == "flaky"], runs[runs["activation"] == "relu"]
-    assert bad["failed"].all() and (bad["failure"] == reason).all(), list(bad["failure"])
+    # TensorFlow's message carries the op's details after the user's text.
+    assert bad["failed"].all() and bad["failure"].str.startswith(reason).all(), list(bad["failure"])
     assert not good["failed"].any() and good["test_accuracy"].notna().all()
     resume_and_compare(env, out)
 
 
 @pytest.mark.parametrize("engine_name", ["packed", "sequential"])
-def test_a_sole_activation_failing_on_its_first_batch_is_recorded(tmp_path, monkeypatch, engine_name):
-    cfg = write_config(tmp_path, "sole", activations=["flaky:act"], seeds=[0])
-    monkeypatch.setenv("ACTBENCH_FAULT", "batch")
+def test_a_sole_failing_activation_is_recorded(tmp_path, monkeypatch, engine_name):
+    """The issue's case: the only activation of its config passes the check and then raises."""
+    cfg = write_config(tmp_path, "sole", activations=["flaky:act"], seeds=[0], diagnostics=WITH_DIAGNOSTICS)
+    monkeypatch.setenv("ACTBENCH_FAULT", "shape")
     out = tmp_path / "out"
     r = cli("run", cfg, "--output", out, "--engine", engine_name)
     reason = "ValueError: flaky: this activation refuses batches over 4"
@@ -354,14 +380,15 @@ MACHINE_ERRORS = {
     "disk-full:second-group": (_write_fails("epochs.csv", 2, errno.ENOSPC), [FULL, "epochs.csv"], 2, 2),
     "disk-full:summary": (_write_fails("summary.csv", 1, errno.ENOSPC), [FULL, "summary.csv"], 1, 2),
     "disk-full:metadata-at-end": (_write_fails("metadata.json", 2, errno.ENOSPC), [FULL, "metadata.json"], 1, 2),
-    "permission-denied:runs-write": (
-        _write_fails("runs.csv", 2, errno.EACCES),
-        ["permission denied", "runs.csv"],
-        2,
-        2,
+    # The other errors of a write, where a write fails first (the message is what differs).
+    "permission-denied:metadata": (
+        _write_fails("metadata.json", 1, errno.EACCES),
+        ["permission denied", "metadata.json"],
+        1,
+        0,
     ),
-    "read-only:runs-write": (_write_fails("runs.csv", 2, errno.EROFS), ["read-only file system", "runs.csv"], 2, 2),
-    "not-a-directory:runs-write": (_write_fails("runs.csv", 1, errno.ENOTDIR), ["not a directory", "runs.csv"], 1, 0),
+    "read-only:metadata": (_write_fails("metadata.json", 1, errno.EROFS), ["read-only file system"], 1, 0),
+    "not-a-directory:metadata": (_write_fails("metadata.json", 1, errno.ENOTDIR), ["not a directory"], 1, 0),
     "memory:training": (_memory_in_second_group, ["out of memory", "seed 1"], 2, 2),
     "memory:dataset-load": (_dataset_load(MemoryError()), ["out of memory", "mnist_sample"], 1, 0),
     "permission-denied:dataset-load": (
@@ -449,31 +476,23 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
-def test_a_real_full_disk_is_named_and_after_space_is_freed_the_grid_completes(tmp_path, small_disk):
-    """The issue's case: 3 activations x 4 seeds into a 12 KB tmpfs; then 1 MB; then resume."""
-    grid = {
-        "activations": ["relu", "tanh", "elu"],
-        "seeds": [0, 1, 2, 3],
-        "diagnostics": {"timing": False},
-    }
-    cfg = write_config(tmp_path, "grid", **grid)
-    expected = tmp_path / "expected"
-    run_experiment(config.load(cfg), RunOptions(output_dir=str(expected)))
+def test_a_real_full_disk_is_named_and_after_space_is_freed_the_grid_completes(env, small_disk):
+    """The issue's case on a 12 KB tmpfs (the grid's first runs.csv write does not fit), then
+    1 MB and a resume; then read-only. (The issue's 3 x 4 grid is measured in the branch's
+    notes; this one is smaller to keep the suite fast, the path is the same.)"""
     out = small_disk / "out"
-    r = cli("run", cfg, "--output", out)
-    assert_clean_message(r, 3, FULL, str(small_disk / "out"), "resume")
+    r = cli("run", env["config"], "--output", out)
+    assert_clean_message(r, 3, FULL, str(out), "resume")
     check_consistent(out)
     subprocess.run(["mount", "-o", "remount,size=1m", str(small_disk)], check=True)
-    r = cli("run", cfg, "--output", out)
-    assert r.exit_code == 0, r.output + r.stderr
-    assert_same_results(out, expected, n_runs=12)
+    resume_and_compare(env, out)
 
-    # Read-only: named as such, nothing changed; writable again: nothing left to do.
+    # Read-only: named as such, nothing changed; writable again: the same files.
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    r = cli("run", cfg, "--output", out, "--overwrite")
+    r = cli("run", env["config"], "--output", out, "--overwrite")
     assert_clean_message(r, 3, "read-only file system", str(out))
     subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
-    assert_same_results(out, expected, n_runs=12)
+    assert_same_results(out, env["baseline"], env["runs"])
 
 
 # ---------------------------------------------------------------- merge, report, compare
