@@ -276,7 +276,7 @@ def _finish_after_error(ctx: RunContext, metadata: dict, status: str) -> None:
     try:
         ctx.out.write_summary(summarize_written(ctx.out, ctx.exp.baseline, ctx.exp.tune))
         ctx.out.write_metadata({**metadata, "finished": _now(), "status": status})
-    except (ActbenchError, OSError):
+    except (ActbenchError, OSError, MemoryError):
         pass
 
 
@@ -312,10 +312,11 @@ def _load_data(ctx: RunContext, metadata: dict) -> dict:
         if any(r.dataset == name for r in ctx.todo):
             try:
                 raw = datasets.load(name, ctx.data_dir, verify=ctx.verify)
+                split = datasets.prepare(raw, training.train_limit, training.test_limit, training.validation_split)
             except (OSError, MemoryError) as e:
                 raise as_machine_error(e, f"loading dataset {name}") from None
             metadata["data"][name] = {"source": raw.source, "verified": raw.verified}
-            prepared[name] = datasets.prepare(raw, training.train_limit, training.test_limit, training.validation_split)
+            prepared[name] = split
     return prepared
 
 
