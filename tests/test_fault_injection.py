@@ -28,9 +28,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from actbench import config, engine, results
+from actbench import config, results
 from actbench.cli import app
-from actbench.runner import RunOptions, run_experiment
+from actbench.results import io as results_io
+from actbench.run.runner import RunOptions, run_experiment
+from actbench.training import engine
 
 pytestmark = pytest.mark.slow
 
@@ -242,7 +244,7 @@ def _at_evaluation(m):
 
 
 def _at_diagnostics(m):
-    from actbench import diagnostics
+    from actbench.training import diagnostics
 
     real = diagnostics.measure
 
@@ -321,7 +323,7 @@ def _write_fails(name: str, from_call: int, err: int):
     (a full disk stays full; a read-only mount stays read-only)."""
 
     def inject(m):
-        real = results.io.atomic_write_text
+        real = results_io.atomic_write_text
         state = {"calls": 0, "broken": False}
 
         def write(path, text):
@@ -333,7 +335,7 @@ def _write_fails(name: str, from_call: int, err: int):
                 raise OSError(err, os.strerror(err), str(path))
             return real(path, text)
 
-        m.setattr(results.io, "atomic_write_text", write)
+        m.setattr(results_io, "atomic_write_text", write)
 
     return inject
 
@@ -517,7 +519,8 @@ def test_merge_write_failures_are_named(env, tmp_path, monkeypatch, case, words)
         r = cli("merge", env["baseline"], "-o", out)
     assert_clean_message(r, 3, *words)
     if case != "output-under-a-file":
-        r = cli("merge", env["baseline"], "-o", out)
+        # The merge wrote epochs.csv before the failure: merge refuses to replace files without --overwrite.
+        r = cli("merge", env["baseline"], "-o", out, "--overwrite")
         assert r.exit_code == 0, r.output + r.stderr
         assert_same_results(out, env["baseline"], env["runs"])
 
@@ -534,15 +537,9 @@ def test_report_write_failures_are_named(env, tmp_path, monkeypatch, where):
 
             m.setattr(matplotlib.figure.Figure, "savefig", savefig)
         elif where == "markdown":
-            from actbench import report
-
-            def atomic_write_text(path, text):
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-
-            m.setattr(report, "atomic_write_text", atomic_write_text, raising=False)
             real = Path.write_text
 
-            def write_text(self, *args, **kwargs):  # report.md as it was written before
+            def write_text(self, *args, **kwargs):
                 if self.name == "report.md":
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
                 return real(self, *args, **kwargs)
