@@ -103,14 +103,10 @@ def run(
         )
     except (Interrupted, ActbenchError, OSError, MemoryError) as e:
         reporter.stop()
-        if isinstance(e, MachineError):
-            hint = resume_hint(str(config), RunOptions(shard=k_n, output_dir=output))
-            render.error(f"{e}\nFinished runs are saved; once that is fixed, resume with:\n  {hint}")
-            raise typer.Exit(e.exit_code) from None
-        if not isinstance(e, Interrupted):
+        if not isinstance(e, (Interrupted, MachineError)):
             raise
         hint = resume_hint(str(config), RunOptions(shard=k_n, output_dir=output))
-        render.error(f"interrupted by {e}; finished runs are saved. Resume with:\n  {hint}")
+        render.error(f"{_stopped(e, isinstance(e, Interrupted))}\n  {hint}")
         raise typer.Exit(e.exit_code) from None
     if report:
         from actbench.report.markdown import write_report_files
@@ -119,14 +115,7 @@ def run(
         _say_replaced(written.replaced)
         render.info(f"report: {written.paths[0]}")
     if outcome.failed:
-        shown = outcome.failed[:MAX_FAILURES_SHOWN]
-        more = len(outcome.failed) - len(shown)
-        render.error(
-            f"{len(outcome.failed)} run(s) failed with an error (recorded in runs.csv as failed; "
-            "the next run into this dir retries them):\n  "
-            + "\n  ".join(shown)
-            + (f"\n  ... and {more} more (column `failure` of runs.csv)" if more else "")
-        )
+        render.error(_failed_runs_message(outcome.failed))
         raise typer.Exit(1)
 
 
@@ -137,6 +126,23 @@ def _check_user_code(exp, config: Path) -> list[dict]:
 
     activation_check.check_behaviour(exp, config)
     return user_model.check_builders(exp)
+
+
+def _stopped(e: Exception, interrupted: bool) -> str:
+    """What stopped a run (a signal, or the machine), and that the resume command follows."""
+    if interrupted:
+        return f"interrupted by {e}; finished runs are saved. Resume with:"
+    return f"{e}\nFinished runs are saved. Once that is fixed, resume with:"
+
+
+def _failed_runs_message(failed: list[str]) -> str:
+    shown, more = failed[:MAX_FAILURES_SHOWN], len(failed) - MAX_FAILURES_SHOWN
+    return (
+        f"{len(failed)} run(s) failed with an error (recorded in runs.csv as failed; "
+        "the next run into this dir retries them):\n  "
+        + "\n  ".join(shown)
+        + (f"\n  ... and {more} more (column `failure` of runs.csv)" if more > 0 else "")
+    )
 
 
 def _say_replaced(paths: list[Path]) -> None:
