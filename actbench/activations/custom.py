@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from actbench.errors import ActivationSpecError, last_line
+from actbench.errors import ActivationSpecError, last_line, machine_error
 
 # top-level module name -> where config loading found it, and where it was imported from
 _located: dict[str, Path] = {}
@@ -82,6 +82,8 @@ def _import_with_path(spec: str, module_name: str, root: Path, what: str) -> Mod
     try:
         importlib.invalidate_caches()
         return importlib.import_module(module_name)
+    except MemoryError as e:  # the machine, not the module: named as such
+        raise machine_error(e, f"importing '{module_name}' (custom activation '{spec}') from {root}") from None
     except (Exception, SystemExit) as e:  # whatever the user's module raises is a config problem
         raise ActivationSpecError(
             f"{what} '{spec}': importing '{module_name}' from {root} raised {last_line(e)}"

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from actbench.errors import ResultsError
-from actbench.results import RUN_KEYS, ResultDir, ResultSet, RunKey, describe_key, read_result_set, run_key
+from actbench.results import RUN_KEYS, ResultDir, ResultSet, RunKey, describe_key, read_result_set, run_key, writing
 
 from .stats import summarize_written
 
@@ -69,7 +69,8 @@ def merge_dirs(dirs: list[Path], out: Path, baseline: str | None = None, overwri
     metadata["merged_from"] = [str(d) for d in dirs]
     metadata["shard"] = None  # the merged set is the whole plan (or as much of it as the dirs hold)
 
-    target.path.mkdir(parents=True, exist_ok=True)
+    with writing(target.path, "creating the merged dir"):
+        target.path.mkdir(parents=True, exist_ok=True)
     with target.lock():
         report.replaced = target.clear() if overwrite else []
         target.write_rows(runs, epochs)

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import typer
 
-from actbench.errors import ActbenchError
+from actbench.errors import ActbenchError, MachineError
 
-from .base import app, user_errors
+from .base import app, discard, report_lost_output, user_errors
+
+MAX_FAILURES_SHOWN = 20  # the message stays one screen; runs.csv holds every reason
 
 # The options of `run`, declared here so that the command itself reads in one screen.
 _RUN_OPTIONS = {
@@ -99,12 +101,12 @@ def run(
             reporter=reporter,
             download_progress=render.DownloadProgress(),
         )
-    except (Interrupted, ActbenchError) as e:
+    except (Interrupted, ActbenchError, OSError, MemoryError) as e:
         reporter.stop()
-        if not isinstance(e, Interrupted):
+        if not isinstance(e, (Interrupted, MachineError)):
             raise
         hint = resume_hint(str(config), RunOptions(shard=k_n, output_dir=output))
-        render.error(f"interrupted by {e}; finished runs are saved. Resume with:\n  {hint}")
+        render.error(f"{_stopped(e, isinstance(e, Interrupted))}\n  {hint}")
         raise typer.Exit(e.exit_code) from None
     if report:
         from actbench.report.markdown import write_report_files
@@ -113,10 +115,7 @@ def run(
         _say_replaced(written.replaced)
         render.info(f"report: {written.paths[0]}")
     if outcome.failed:
-        render.error(
-            f"{len(outcome.failed)} run(s) failed with an error (recorded in runs.csv as failed; "
-            "the next run into this dir retries them):\n  " + "\n  ".join(outcome.failed)
-        )
+        render.error(_failed_runs_message(outcome.failed))
         raise typer.Exit(1)
 
 
@@ -127,6 +126,23 @@ def _check_user_code(exp, config: Path) -> list[dict]:
 
     activation_check.check_behaviour(exp, config)
     return user_model.check_builders(exp)
+
+
+def _stopped(e: Exception, interrupted: bool) -> str:
+    """What stopped a run (a signal, or the machine), and that the resume command follows."""
+    if interrupted:
+        return f"interrupted by {e}; finished runs are saved. Resume with:"
+    return f"{e}\nFinished runs are saved. Once that is fixed, resume with:"
+
+
+def _failed_runs_message(failed: list[str]) -> str:
+    shown, more = failed[:MAX_FAILURES_SHOWN], len(failed) - MAX_FAILURES_SHOWN
+    return (
+        f"{len(failed)} run(s) failed with an error (recorded in runs.csv as failed; "
+        "the next run into this dir retries them):\n  "
+        + "\n  ".join(shown)
+        + (f"\n  ... and {more} more (column `failure` of runs.csv)" if more > 0 else "")
+    )
 
 
 def _say_replaced(paths: list[Path]) -> None:
@@ -290,8 +306,12 @@ def entry() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (BrokenPipeError, OSError):  # e.g. `actbench ... | head` closed the pipe
+        except BrokenPipeError:  # e.g. `actbench ... | head` closed the pipe
             pass
+        except OSError as e:  # e.g. stdout redirected to a file on a full disk: output was lost
+            if stream is sys.stdout:
+                code = report_lost_output(e) if code == 0 else code
+                discard(stream)
     if "tensorflow" in sys.modules:
         os._exit(code)
     sys.exit(code)

@@ -28,6 +28,7 @@ from actbench.results import (
     ResultSet,
     install_report,
     read_result_set,
+    writing,
 )
 
 from . import overview as plots_overview
@@ -68,13 +69,14 @@ def write_report_files(result_dir: Path, out_dir: Path | None = None, overwrite:
     out_dir = Path(out_dir) if out_dir is not None else default
     if out_dir.exists() and not out_dir.is_dir():
         raise ResultsError(f"report: {out_dir} exists and is not a folder; move it, or choose another with -o.")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".actbench-report-", suffix=".tmp", dir=out_dir))
-    try:
-        drawn = _draw_report(result_dir, rs, staging)
-        replaced = install_report(staging, out_dir, overwrite)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # actbench's own temp folder, empty unless refused
+    with writing(out_dir, "writing the report"):  # a PNG's own write names the PNG (plots.write_png)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".actbench-report-", suffix=".tmp", dir=out_dir))
+        try:
+            drawn = _draw_report(result_dir, rs, staging)
+            replaced = install_report(staging, out_dir, overwrite)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # actbench's own temp folder, empty unless refused
     return WrittenReport([out_dir / p.name for p in drawn], replaced)
 
 

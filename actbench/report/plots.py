@@ -5,12 +5,14 @@ time per epoch and per-layer diagnostics, and the activations' f and f' (also fo
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from actbench.analysis.stats import numeric
+from actbench.results import writing
 
 from . import axes as axes_util
 
@@ -28,9 +30,23 @@ def _save(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    write_png(fig, path, dpi=DPI)
     plt.close(fig)
     return path
+
+
+def write_png(fig, path: Path, **options) -> None:
+    """fig as a PNG at path, atomically (a temp file renamed over it), so that a full disk never
+    leaves half an image; a write error names the path (MachineError)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with writing(path):
+        try:
+            fig.savefig(tmp, format="png", **options)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def _band(e: pd.DataFrame, col: str) -> pd.DataFrame:
@@ -221,7 +237,7 @@ def plot_layers(e: pd.DataFrame, cols: list[str], acts, colors, log: bool, title
 def save_figure(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=DPI)
+    write_png(fig, path, dpi=DPI)
     plt.close(fig)
     return path
 
@@ -257,7 +273,8 @@ def plot_activation_shapes(specs: list[tuple[str, str, dict]], path: str | Path)
     ax_d.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    with writing(path.parent, "creating the plot's dir"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    write_png(fig, path)
     plt.close(fig)
     return path

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         with_at_chance,
         write_csv,
         write_json,
+        writing,
     )
     from .keys import (
         GROUP_KEYS,
@@ -121,6 +122,7 @@ _WHERE = {
     "with_at_chance": "io",
     "write_csv": "io",
     "write_json": "io",
+    "writing": "io",
     "OutputLock": "lock",
     "MANIFEST_FILE": "manifest",
     "install_report": "manifest",
@@ -184,6 +186,7 @@ __all__ = [
     "with_at_chance",
     "write_csv",
     "write_json",
+    "writing",
 ]
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from ..errors import ResultsError
+from ..errors import ResultsError, machine_error
 from .keys import GROUP_KEYS, RUN_KEYS, describe_key, run_key
 from .schema import (
     BOOLEAN_RUN_COLUMNS,
@@ -52,10 +54,21 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass  # the error being raised is the one to report; a leftover temp is removed by the next lock
         raise
     _fsync_dir(path.parent)
+
+
+@contextmanager
+def writing(path: Path, doing: str = "writing it") -> Iterator[None]:
+    """OSError and MemoryError inside turned into a MachineError that names `path` and what to do."""
+    try:
+        yield
+    except (OSError, MemoryError) as e:
+        raise machine_error(e, doing, path) from None
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -76,7 +89,8 @@ def write_csv(path: Path, df: pd.DataFrame) -> None:
     # 10 significant digits: more than float32 metrics carry, and a value read back and
     # written again keeps its exact text (merged shards equal an unsharded run).
     text = bools_as_text(df).to_csv(index=False, float_format="%.10g", lineterminator="\n")
-    atomic_write_text(path, text)
+    with writing(path):
+        atomic_write_text(path, text)
 
 
 def bools_as_text(df: pd.DataFrame) -> pd.DataFrame:
@@ -91,7 +105,8 @@ def bools_as_text(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_json(path: Path, data: dict) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    with writing(path):
+        atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
 # ---------------------------------------------------------------- reading

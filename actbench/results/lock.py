@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ..errors import ResultsError
+from .io import writing
 from .schema import LOCK_FILE, RESULT_FILES
 
 
@@ -28,7 +29,10 @@ class OutputLock:
     def acquire(self) -> None:
         # Serialise lock-taking on this host, so two processes that both find a stale
         # lock cannot both take it over (the kernel drops this guard when a process dies).
-        with open(self.path.parent / f"{LOCK_FILE}.guard", "a") as guard:
+        with (
+            writing(self.path, "taking the output dir's lock"),
+            open(self.path.parent / f"{LOCK_FILE}.guard", "a") as guard,
+        ):
             fcntl.flock(guard, fcntl.LOCK_EX)
             self._acquire()
 
@@ -95,7 +99,10 @@ class OutputLock:
 
     def release(self) -> None:
         if self.held:
-            self.path.unlink(missing_ok=True)
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError:
+                pass  # e.g. remounted read-only: the next run finds a dead pid's lock and takes it over
             self.held = False
 
     def __enter__(self):

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ResultsError
-from .io import read_epochs, read_metadata, read_runs, write_csv, write_json
+from .io import read_epochs, read_metadata, read_runs, write_csv, write_json, writing
 from .keys import RUN_KEYS, RunKey, describe_key, key_columns, run_key
 from .lock import OutputLock
 from .manifest import remove_report_files
@@ -99,8 +99,9 @@ class ResultDir:
         """Delete the result files and the report files actbench wrote (for --overwrite; hold the lock),
         nothing else: the dir and its report/ may hold the user's own files. Returns what was removed."""
         removed = self.existing_files()
-        for f in removed:
-            f.unlink()
+        with writing(self.path, "deleting the old results (--overwrite)"):
+            for f in removed:
+                f.unlink()
         return removed + remove_report_files(self.path / REPORT_DIR)
 
     # ------------------------------------------------------------ reading
@@ -148,7 +149,10 @@ class ResultDir:
             new = {run_key(r) for r in runs}
             old_runs = old_runs[~_has_key(old_runs, new)]
             old_epochs = old_epochs[~_has_key(old_epochs, new)]
-        self.write_rows(_concat(old_runs, pd.DataFrame(runs)), _concat(old_epochs, pd.DataFrame(epochs)))
+        # Columns even when empty: a group whose runs all failed has no epoch rows at all.
+        new_runs = pd.DataFrame(runs, columns=_columns(runs))
+        new_epochs = pd.DataFrame(epochs, columns=_columns(epochs))
+        self.write_rows(_concat(old_runs, new_runs), _concat(old_epochs, new_epochs, EPOCH_COLUMNS))
 
     def write_rows(self, runs: pd.DataFrame, epochs: pd.DataFrame) -> None:
         """Replace all rows: canonical order, schema column order, epochs.csv before runs.csv."""
@@ -157,10 +161,11 @@ class ResultDir:
         runs, epochs = canonical_runs(runs), canonical_epochs(epochs)
         runs["seed"] = runs["seed"].astype("int64")
         epochs["seed"] = epochs["seed"].astype("int64")
-        self.runs = order_columns(runs, RUN_COLUMNS)
-        self.epochs = order_columns(epochs, EPOCH_COLUMNS)
-        write_csv(self.file(EPOCHS_FILE), self.epochs)
-        write_csv(self.file(RUNS_FILE), self.runs)
+        runs, epochs = order_columns(runs, RUN_COLUMNS), order_columns(epochs, EPOCH_COLUMNS)
+        write_csv(self.file(EPOCHS_FILE), epochs)
+        write_csv(self.file(RUNS_FILE), runs)
+        # Only now: a write that fails (disk full) leaves these as the files still say.
+        self.runs, self.epochs = runs, epochs
 
     def written(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """runs.csv and epochs.csv as written (10 significant digits), not the in-memory floats: a
@@ -183,7 +188,13 @@ def _has_key(df: pd.DataFrame, keys: set[RunKey]) -> pd.Series:
     return pd.Series([k in keys for k in zip(*cols)], index=df.index, dtype=bool)
 
 
-def _concat(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(c for row in rows for c in row))
+
+
+def _concat(old: pd.DataFrame, new: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    if old.empty and new.empty:
+        return old if len(old.columns) else pd.DataFrame(columns=columns)
     if old.empty:
         return new
     if new.empty:

@@ -23,7 +23,14 @@ from actbench import datasets, results
 from actbench._version import __version__
 from actbench.analysis.stats import summarize_written
 from actbench.config import Experiment, resolved_config
-from actbench.errors import ActbenchError, ConfigError, ResultsError
+from actbench.errors import (
+    ActbenchError,
+    ConfigError,
+    MachineError,
+    ResultsError,
+    as_machine_error,
+    is_machine_error,
+)
 from actbench.results import ResultDir
 from actbench.training.model import check_shape
 
@@ -163,17 +170,25 @@ def check_writable(out: Path) -> None:
     probe = out
     while not probe.exists():
         probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK):
+    if not probe.is_dir():
         raise ConfigError(
-            f"output.dir: cannot write to '{out}' ({probe} is not a writable directory); "
-            "choose another dir with output.dir or --output."
+            f"output.dir: cannot write to '{out}': {probe} is a file, not a directory; "
+            "move it, or choose another dir with output.dir or --output."
+        )
+    if not os.access(probe, os.W_OK):
+        readonly = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+        what = "is on a read-only file system" if readonly else "is not writable (permission denied)"
+        raise MachineError(
+            f"output.dir: cannot write to '{out}': {probe} {what}; "
+            "choose another dir with output.dir or --output" + ("." if readonly else ", or fix its permissions.")
         )
 
 
 def run_experiment(exp: Experiment, opts: RunOptions, reporter: Reporter | None = None) -> Outcome:
     """Check everything, take the output dir, train what is missing, write the results."""
     ctx = _prepare(exp, opts, reporter or NullReporter())
-    ctx.out.path.mkdir(parents=True, exist_ok=True)
+    with results.writing(ctx.out.path, "creating the output dir"):
+        ctx.out.path.mkdir(parents=True, exist_ok=True)
     lock = ctx.out.lock()
     lock.acquire()
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -241,19 +256,28 @@ def _run(ctx: RunContext) -> Outcome:
     ctx.reporter.start(ctx.exp, ctx.out.path, len(ctx.planned), n_done, len(ctx.todo), notes)
     prepared = _load_data(ctx, metadata)
     ctx.out.write_metadata(metadata)
-    status = "complete"
     try:
         _train(ctx, prepared, adapter)
-    except Interrupted:
-        status = "interrupted"
+    except BaseException as e:
+        _finish_after_error(ctx, metadata, "interrupted" if isinstance(e, Interrupted) else "stopped")
         raise
-    finally:
-        summary = summarize_written(ctx.out, ctx.exp.baseline, ctx.exp.tune)
-        ctx.out.write_summary(summary)
-        ctx.out.write_metadata({**metadata, "finished": _now(), "status": status})
+    summary = summarize_written(ctx.out, ctx.exp.baseline, ctx.exp.tune)
+    ctx.out.write_summary(summary)
+    ctx.out.write_metadata({**metadata, "finished": _now(), "status": "complete"})
     outcome = Outcome(ctx.out.path, len(ctx.planned), n_done, len(ctx.todo), summary, ctx.out.failures())
     ctx.reporter.finish(outcome, ctx.exp)
     return outcome
+
+
+def _finish_after_error(ctx: RunContext, metadata: dict, status: str) -> None:
+    """The summary of what finished and the metadata's status, written when the run stops early.
+    When these writes fail too (a full disk stays full), the error that stopped the run is the
+    one to report: the next run rewrites both."""
+    try:
+        ctx.out.write_summary(summarize_written(ctx.out, ctx.exp.baseline, ctx.exp.tune))
+        ctx.out.write_metadata({**metadata, "finished": _now(), "status": status})
+    except (ActbenchError, OSError, MemoryError):
+        pass
 
 
 def _metadata(ctx: RunContext, settings: dict, adapter) -> dict:
@@ -286,9 +310,13 @@ def _load_data(ctx: RunContext, metadata: dict) -> dict:
     training = ctx.exp.training
     for name in ctx.exp.datasets:
         if any(r.dataset == name for r in ctx.todo):
-            raw = datasets.load(name, ctx.data_dir, verify=ctx.verify)
+            try:
+                raw = datasets.load(name, ctx.data_dir, verify=ctx.verify)
+                split = datasets.prepare(raw, training.train_limit, training.test_limit, training.validation_split)
+            except (OSError, MemoryError) as e:
+                raise as_machine_error(e, f"loading dataset {name}") from None
             metadata["data"][name] = {"source": raw.source, "verified": raw.verified}
-            prepared[name] = datasets.prepare(raw, training.train_limit, training.test_limit, training.validation_split)
+            prepared[name] = split
     return prepared
 
 
@@ -338,6 +366,8 @@ def _train_isolating_failures(trainer, job, on_epoch, backend: str) -> list:
     except (Interrupted, ActbenchError):
         raise
     except Exception as e:  # the user's activation code, or Keras refusing it: recorded, not fatal
+        if is_machine_error(e):  # memory or the file system: no run's fault, so the run stops here
+            raise as_machine_error(e, f"training {_describe_job(job)}") from None
         if len(job.specs) == 1:
             return [failed_run(job.specs[0], e, trainer.exp.training.engine, backend)]
         return [
@@ -345,6 +375,11 @@ def _train_isolating_failures(trainer, job, on_epoch, backend: str) -> list:
             for spec in job.specs
             for res in _train_isolating_failures(trainer, replace(job, specs=[spec]), on_epoch, backend)
         ]
+
+
+def _describe_job(job) -> str:
+    labels = ", ".join(s.label for s in job.specs)
+    return f"{job.data.name} / {job.arch.label} / seed {job.seed}: {labels}"
 
 
 def _now() -> str:

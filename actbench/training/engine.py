@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from actbench.errors import ConfigError, last_line
+from actbench.errors import ConfigError, describe_error, is_machine_error
 
 from . import backends, diagnostics
 from .model import build_model
@@ -61,8 +61,8 @@ class Group:
 
 def failed_run(spec, error: BaseException, engine: str, backend: str) -> RunResult:
     """The result of a run whose training raised (e.g. a custom activation failing on some
-    inputs): no numbers, the reason in one line."""
-    return RunResult(run=RunRecord.failure_of(spec.name, last_line(error), engine, backend))
+    inputs): no numbers, the reason in one line (the original exception's, not a wrapper's)."""
+    return RunResult(run=RunRecord.failure_of(spec.name, describe_error(error), engine, backend))
 
 
 @dataclass
@@ -74,10 +74,16 @@ class TowerRun:
     model: Any
     rows: list[dict] = field(default_factory=list)
     diverged_epoch: int | None = None
+    error: Exception | None = None  # what this tower alone raised (diagnostics, timing pass): a failed run
 
     @property
     def diverged(self) -> bool:
         return self.diverged_epoch is not None
+
+    @property
+    def stopped(self) -> bool:
+        """Diverged or failed: nothing more is recorded for it (the shared loop trains it on)."""
+        return self.diverged or self.error is not None
 
 
 @dataclass
@@ -177,10 +183,19 @@ class GroupTrainer:
         towers = [TowerRun(i, spec, m) for i, (spec, m) in enumerate(zip(group.specs, tower_models, strict=True))]
         self._train(loop, group, towers, on_epoch)
         test, test_seconds = self._test(loop, group, towers)
-        return [
-            self._result(tower, len(towers), test, self._timing(group, tower, len(towers), test_seconds))
-            for tower in towers
-        ]
+        return [self._tower_result(group, tower, len(towers), test, test_seconds) for tower in towers]
+
+    def _tower_result(self, group: Group, tower: TowerRun, n: int, test: dict, test_seconds: float) -> RunResult:
+        """The tower's RunResult; failed when its own steps (diagnostics, timing pass, its numbers)
+        raised. The others of the group are not affected: towers share only the batches."""
+        engine, backend = self.exp.training.engine, self.adapter.name
+        if tower.error is None:
+            try:
+                return self._result(tower, n, test, self._timing(group, tower, n, test_seconds))
+            except Exception as e:
+                _reraise_if_machine(e)
+                tower.error = e
+        return failed_run(tower.spec, tower.error, engine, backend)
 
     def _train(self, loop, group: Group, towers: list[TowerRun], on_epoch) -> None:
         data, training, diag = group.data, group.training, self.exp.diagnostics
@@ -192,11 +207,11 @@ class GroupTrainer:
             history = loop.train_epoch(data.x_train, data.y_train, training.batch_size, order=order, validation=val)
             log = EpochLog(epoch, history, time.perf_counter() - start, val is not None)
             for tower in towers:
-                if not tower.diverged:
+                if not tower.stopped:
                     self._record_epoch(tower, len(towers), log, probe)
             if on_epoch:
                 on_epoch(epoch, training.epochs)
-            if all(t.diverged for t in towers):
+            if all(t.stopped for t in towers):
                 break
 
     def _record_epoch(self, tower: TowerRun, n: int, log: EpochLog, probe: diagnostics.Probe) -> None:
@@ -213,12 +228,17 @@ class GroupTrainer:
         if not (math.isfinite(row["loss"]) and row["loss"] <= DIVERGENCE_LOSS):
             tower.diverged_epoch = log.epoch
         elif diag.gradients or diag.dead_units or diag.saturation:
-            row.update(diagnostics.measure(tower.model, tower.spec, probe, diag, self.adapter))
+            try:
+                row.update(diagnostics.measure(tower.model, tower.spec, probe, diag, self.adapter))
+            except Exception as e:  # the tower's own code on the probe: this run fails, the others go on
+                _reraise_if_machine(e)
+                tower.error = e
+                return
         tower.rows.append(row)
 
     def _test(self, loop, group: Group, towers: list[TowerRun]) -> tuple[dict, float]:
-        """Test metrics (empty when every tower diverged) and the seconds they took."""
-        if all(t.diverged for t in towers):
+        """Test metrics (empty when every tower diverged or failed) and the seconds they took."""
+        if all(t.stopped for t in towers):
             return {}, math.nan
         # Evaluated at the training batch size, so the timed evaluation is pure inference:
         # the warm-up traces or compiles what validation has not already.
@@ -300,6 +320,12 @@ class GroupTrainer:
             diagnostics=_diagnostic_summary(finished),
         )
         return RunResult(run=run, epochs=rows)
+
+
+def _reraise_if_machine(e: Exception) -> None:
+    # Memory or the file system: the run is stopped (runner), not recorded as this tower's failure.
+    if is_machine_error(e):
+        raise e
 
 
 def _metric(history: dict, i: int, n: int, name: str, prefix: str = "") -> float:
