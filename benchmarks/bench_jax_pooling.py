@@ -1,5 +1,5 @@
 """What the deterministic max pooling costs on JAX: Keras' MaxPooling2D against
-FirstMaxPooling2D (actbench/backends/jax_pooling.py), one training epoch each, in turns.
+FirstMaxPooling2D (actbench/training/backends/jax_pooling.py), one training epoch each, in turns.
 
     .venv/bin/python benchmarks/bench_jax_pooling.py [--towers 1 5] [--repeats 5]
         [--train-limit 6000] [--whole-epoch] [--out PATH]

@@ -1,4 +1,4 @@
-"""FirstMaxPooling2D (actbench/backends/jax_pooling.py) against Keras' MaxPooling2D on JAX, on
+"""FirstMaxPooling2D (actbench/training/backends/jax_pooling.py) against Keras' MaxPooling2D on JAX, on
 the CPU: the same forward values and gradients bit for bit, ties included, and a whole
 training run with the same result files. Run by tests/test_jax_backend.py with KERAS_BACKEND=jax.
 (tests/test_xla_programs.py checks that no compiled program contains select-and-scatter.)"""
