@@ -259,6 +259,9 @@ def _run(ctx: RunContext) -> Outcome:
 def _metadata(ctx: RunContext, settings: dict, adapter) -> dict:
     exp, opts = ctx.exp, ctx.opts
     previous = ctx.out.read_metadata() or {}  # resuming: keep the first start time
+    from actbench.training import model_check
+
+    saved = model_check.saved_models(exp)  # each keras_model's file, hash and replaced layers
     return {
         "config": resolved_config(exp),
         "config_hash": exp.config_hash(),
@@ -277,6 +280,7 @@ def _metadata(ctx: RunContext, settings: dict, adapter) -> dict:
         "started": previous.get("started", _now()),
         "finished": None,
         "status": "running",
+        **({"saved_models": saved} if saved else {}),
     }
 
 
