@@ -5,6 +5,7 @@ replaced, every file actbench cannot use stops with exit 2 naming it, and user m
 built-in ones in `models:` and `variants:`, resume and compare like any other."""
 
 import json
+import re
 from pathlib import Path
 
 import keras
@@ -220,3 +221,16 @@ def test_resume_and_compare_on_a_user_model(saved):
     compared = runner.invoke(app, ["compare", str(saved / "resumed"), str(saved / "other")])
     assert compared.exit_code == 0, compared.output
     assert "mine" in compared.output and "relu" in compared.output
+
+
+def test_the_builder_in_docs_own_models_works_as_written(tmp_path, monkeypatch):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "own-models.md").read_text()
+    (block,) = re.findall(r"```python\n(.*?)```", doc, re.S)
+    (tmp_path / "mynet.py").write_text(block)
+    path = tiny_config(tmp_path, activations=["relu", "elu"])
+    data = yaml.safe_load(path.read_text())
+    data["model"] = {"builder": "mynet:build"}
+    path.write_text(yaml.safe_dump(data))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("54,410") == 2  # 320 + 54,090 (13 x 13 x 32 -> 10), for relu and elu
