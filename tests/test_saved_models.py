@@ -234,3 +234,33 @@ def test_the_builder_in_docs_own_models_works_as_written(tmp_path, monkeypatch):
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     assert result.output.count("54,410") == 2  # 320 + 54,090 (13 x 13 x 32 -> 10), for relu and elu
+
+
+def every_kind():
+    """Each kind of activation actbench replaces, named and unnamed, and a softmax output layer."""
+    x = inputs = keras.Input((28, 28, 1))
+    x = layers.ReLU()(layers.Conv2D(4, 3, name="c1")(x))
+    x = layers.BatchNormalization(name="bn")(layers.Conv2D(4, 3, activation="elu", name="c2")(x))
+    x = layers.LeakyReLU(name="block_relu")(x)
+    x = layers.Activation("tanh", name="act_c3")(layers.Conv2D(4, 3, name="c3")(x))
+    x = layers.PReLU()(layers.Dense(8, name="d1")(layers.Flatten()(layers.MaxPooling2D(2)(x))))
+    x = layers.Softmax(name="inner_softmax")(layers.Dense(8, name="d2")(x))
+    return keras.Model(inputs, layers.Softmax(name="probs")(layers.Dense(10, name="out")(x)))
+
+
+@pytest.mark.parametrize("activation", ["relu", "prelu", "tanh"])
+def test_every_kind_of_hidden_activation_is_replaced_and_the_output_kept(tmp_path, monkeypatch, activation):
+    monkeypatch.chdir(tmp_path)
+    every_kind().save(tmp_path / "kinds.keras")
+    exp = config.load(saved_config(tmp_path, "kinds.keras", activations=[activation]))
+    keras.utils.set_random_seed(0)
+    model = build_model(exp.models[0], (28, 28, 1), 10, activation, {})
+    tower = model.actbench_tower
+    assert [base for base, _, _ in tower.activated] == ["c1", "c2", "block_relu", "c3", "d1", "inner_softmax"]
+    assert tower.kernel_layers == ["c1", "c2", "c3", "d1", "d2", "out"]
+    kept = [layer.name for layer in model.layers if isinstance(layer, (layers.ReLU, layers.LeakyReLU, layers.Softmax))]
+    assert kept == ["probs"]  # the file's own activation layers are gone, but the output's
+    assert model.get_layer("c2").activation is keras.activations.linear  # its elu now follows it as act_c2
+    assert model.get_layer("probs") is not None  # the output's softmax is kept
+    out = keras.ops.convert_to_numpy(model(keras.random.uniform((3, 28, 28, 1))))
+    assert abs(out.sum(axis=1) - 1).max() < 1e-5
