@@ -221,6 +221,11 @@ def test_resume_and_compare_on_a_user_model(saved):
     compared = runner.invoke(app, ["compare", str(saved / "resumed"), str(saved / "other")])
     assert compared.exit_code == 0, compared.output
     assert "mine" in compared.output and "relu" in compared.output
+    (saved / "ref.json").write_text((saved / "hand.json").read_text())  # another network, the same name
+    refused = runner.invoke(app, ["run", str(path), "--shard", "2/2"])
+    assert refused.exit_code == 2 and "keras_model 'ref.json' changed since the runs" in " ".join(
+        refused.output.split()
+    )
 
 
 def test_the_builder_in_docs_own_models_works_as_written(tmp_path, monkeypatch):

@@ -125,6 +125,7 @@ def prepare_output(exp: Experiment, opts: RunOptions, output_dir: str) -> tuple[
             f"{exp.config_hash()}). Results are never mixed: use --overwrite to replace them, or "
             "choose another dir (output.dir or --output)."
         )
+    _same_saved_files(out, meta or {}, exp)
     try:
         dropped = out.load_rows()
     except ResultsError as e:
@@ -143,6 +144,24 @@ def prepare_output(exp: Experiment, opts: RunOptions, output_dir: str) -> tuple[
         raise _unclaimed(out, unclaimed)
     notes = [f"dropped {dropped} epoch row(s) of run(s) that did not finish; they are run again"] if dropped else []
     return out, notes
+
+
+def _same_saved_files(out: ResultDir, meta: dict, exp: Experiment) -> None:
+    """The config hash names a saved model's file, not its content: resuming after the file changed
+    would mix two networks' numbers, so it is refused."""
+    before = meta.get("saved_models") or {}
+    if not before:
+        return
+    from actbench.training import saved_model
+
+    for arch in exp.architectures:
+        was = (before.get(arch.label) or {}).get("sha256")
+        if arch.keras_model is not None and was is not None and was != saved_model.file_sha256(arch):
+            raise ConfigError(
+                f"model '{arch.label}': keras_model '{arch.keras_model}' changed since the runs in '{out.path}' "
+                f"were made (its sha256 was {was[:12]}...). Results are never mixed: use --overwrite to start "
+                "over, or choose another dir (output.dir or --output)."
+            )
 
 
 def _unclaimed(out: ResultDir, files: list[Path]) -> ConfigError:

@@ -94,12 +94,17 @@ def describe(arch) -> dict:
     return {
         "keras_model": arch.keras_model,
         "file": str(plan.path),
-        "sha256": hashlib.sha256(plan.path.read_bytes()).hexdigest(),
+        "sha256": file_sha256(arch),
         "replaced": plan.replaced,
         "as": sorted({f"act_{base}" for base in plan.bases.values()}),
         "kept_output": plan.output[0],
         "reseeded": plan.reseeded,
     }
+
+
+def file_sha256(arch) -> str:
+    """The sha256 of arch.keras_model's file (imports no Keras: run checks it before the backend is chosen)."""
+    return hashlib.sha256(custom.located_file(arch.keras_model).read_bytes()).hexdigest()
 
 
 def read_config(path: Path) -> dict:
