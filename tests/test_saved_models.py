@@ -269,3 +269,12 @@ def test_every_kind_of_hidden_activation_is_replaced_and_the_output_kept(tmp_pat
     assert model.get_layer("probs") is not None  # the output's softmax is kept
     out = keras.ops.convert_to_numpy(model(keras.random.uniform((3, 28, 28, 1))))
     assert abs(out.sum(axis=1) - 1).max() < 1e-5
+
+
+def test_a_sequential_model_saved_without_an_input_is_built_on_the_datasets_images(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    unbuilt = keras.Sequential([layers.Conv2D(4, 3, activation="relu"), layers.Flatten(), layers.Dense(10, "softmax")])
+    (tmp_path / "unbuilt.json").write_text(unbuilt.to_json())
+    exp = config.load(saved_config(tmp_path, "unbuilt.json"))
+    model = build_model(exp.models[0], (28, 28, 1), 10, "tanh", {})
+    assert model.count_params() == 40 + 26 * 26 * 4 * 10 + 10 and len(model.actbench_tower.activated) == 1

@@ -54,7 +54,7 @@ class Plan:
     path: Path
     name: str
     input_name: str
-    input_shape: tuple  # the file's, without the batch (None: any size)
+    input_shape: tuple | None  # the file's, without the batch (None: any size)
     layers: list[dict]  # the layer entries but the input, each with its inbound nodes (Keras 3 format)
     output: tuple  # (layer, node, tensor) of the model's output
     replaced: dict[str, str] = field(default_factory=dict)  # layer -> what the file has there
@@ -170,7 +170,8 @@ def _graph(path: Path, config: dict) -> Plan:
     if kind == "Sequential":
         first = entries.pop(0) if entries and entries[0].get("class_name") == "InputLayer" else None
         input_name = first["name"] if first else "input_layer"
-        shape = _input_shape(first["config"]) if first else tuple(inner.get("build_input_shape") or [None])[1:]
+        built_for = inner.get("build_input_shape")  # a Sequential model without an Input: any shape, unless built
+        shape = _input_shape(first["config"]) if first else (tuple(built_for[1:]) if built_for else None)
         previous = (input_name, 0, 0)
         for entry in entries:
             entry["inbound_nodes"] = [{"args": [_reference(previous)], "kwargs": {}}]
@@ -300,7 +301,7 @@ def _made(arch, plan: Plan, act, input_shape: tuple):
 def _rebuild(plan: Plan, act, input_shape: tuple):
     import keras
 
-    wanted = plan.input_shape
+    wanted = plan.input_shape or tuple(None for _ in input_shape)
     if len(wanted) != len(input_shape) or any(w is not None and w != d for w, d in zip(wanted, input_shape)):
         raise _Problem(f"takes inputs of shape {wanted}, not the dataset's {input_shape}")
     inputs = keras.Input(shape=input_shape, name=plan.input_name)
