@@ -31,7 +31,7 @@ from pathlib import Path
 
 from actbench.activations import custom
 from actbench.errors import ConfigError, last_line
-from actbench.training.user_model import Source, _snake
+from actbench.training.user_model import Source, keras_stem
 
 KERNEL_CLASSES = {
     *(f"{kind}{d}D" for kind in ("Conv", "SeparableConv", "DepthwiseConv") for d in (1, 2, 3)),
@@ -253,7 +253,7 @@ def _base(entry: dict, node: dict) -> str:
         return name
     if name.startswith("act_"):
         return name.removeprefix("act_")
-    if re.fullmatch(rf"{re.escape(_snake(kind))}(_\d+)?", name):  # named by Keras: after the layer it follows
+    if re.fullmatch(rf"{re.escape(keras_stem(kind))}(_\d+)?", name):  # named by Keras: after the layer it follows
         producer = next(iter(_histories(node.get("args", []))), None)
         return producer[0] if producer else name
     return name

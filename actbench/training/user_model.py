@@ -192,7 +192,7 @@ def _stable_names(model) -> None:
     taken = {layer.name for layer in model.layers}
     counts: dict[str, int] = {}
     for layer in model.layers:
-        stem = _snake(type(layer).__name__)
+        stem = keras_stem(type(layer).__name__)
         if not re.fullmatch(rf"{re.escape(stem)}(_\d+)?", layer.name):
             continue  # named by the user (or by actbench's act()): kept
         n = counts.get(stem, 0)
@@ -204,7 +204,7 @@ def _stable_names(model) -> None:
             taken.add(wanted)
 
 
-def _snake(name: str) -> str:
+def keras_stem(name: str) -> str:
     """Keras' own auto-name stem of a class name (Conv2D -> conv2d, MaxPooling2D -> max_pooling2d)."""
     import keras
 
