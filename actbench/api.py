@@ -109,12 +109,12 @@ def run(
     progress events (render.reporter_for_terminal() prints them as the CLI does)."""
     from actbench.run import plan
     from actbench.run.runner import RunOptions, run_experiment
-    from actbench.training import activation_check, user_model
+    from actbench.training import activation_check, model_check
 
     exp = experiment(config)
     config_path = None if isinstance(config, Mapping) or not isinstance(config, (str, Path)) else Path(config)
     activation_check.check_behaviour(exp, config_path)  # before anything is written
-    user_model.check_builders(exp)
+    model_check.check_user_models(exp)
     opts = RunOptions(
         overwrite=overwrite,
         resume=resume,

@@ -61,6 +61,7 @@ DECISIONS = {
         "dropout": HASHED,
         "training": WHEN_SET,
         "builder": WHEN_SET,
+        "keras_model": WHEN_SET,
     },
     "VariantSpec": {"label": HASHED, "model": HASHED, "training": HASHED},  # folded into models
     "TrainingPatch": {"optimizer": HASHED, "epochs": HASHED, "batch_size": HASHED},  # the fields given

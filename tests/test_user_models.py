@@ -100,14 +100,17 @@ def example(tmp_path, name: str, **training) -> Path:
     data["activations"] = data["activations"][:2]
     data["training"] |= {"epochs": 1, "batch_size": 32, **training}
     data["output"] = {"dir": str(tmp_path / "out")}
-    for module in EXAMPLES.glob("*.py"):
+    for module in [*EXAMPLES.glob("*.py"), *EXAMPLES.glob("*.json")]:  # builders, saved models
         shutil.copy(module, tmp_path)
     path = tmp_path / name
     path.write_text(yaml.safe_dump(data))
     return path
 
 
-@pytest.mark.parametrize("name", ["keras_convnet_fields.yaml", "keras_convnet_builder.yaml"])
+CONVNET_THREE_WAYS = ["keras_convnet_fields.yaml", "keras_convnet_builder.yaml", "keras_convnet_saved.yaml"]
+
+
+@pytest.mark.parametrize("name", CONVNET_THREE_WAYS)
 def test_the_keras_convnet_trains_with_its_34826_parameters(tmp_path, name):
     config_file = example(tmp_path, name, train_limit=200, test_limit=64)
     text = yaml.safe_load(config_file.read_text())
@@ -195,8 +198,9 @@ def test_a_builder_with_reference_fields_or_no_module_is_refused_at_load(tmp_pat
     assert "would be ignored" in str(refused.value) and "dropout" in str(refused.value)
 
 
-def test_validate_prints_each_builder_models_parameter_count(tmp_path):
-    config_file = example(tmp_path, "keras_convnet_builder.yaml")
+@pytest.mark.parametrize("name", ["keras_convnet_builder.yaml", "keras_convnet_saved.yaml"])
+def test_validate_prints_each_user_models_parameter_count(tmp_path, name):
+    config_file = example(tmp_path, name)
     result = runner.invoke(app, ["validate", str(config_file)])
     assert result.exit_code == 0, result.output
     assert result.output.count("34,826") == 2  # relu and elu

@@ -5,6 +5,9 @@ working directory. Only a `<module>.py` file or a `<module>/` package there is i
 installed and standard-library modules are refused (so `os:system` is not an activation),
 and so is a file whose name shadows a module Python has already imported.
 
+A saved model's file (`model: {keras_model: FILE}`) is found by the same rule (locate_file):
+FILE as given when absolute, else relative to the config's directory, then the working directory.
+
 Nothing here imports Keras: checking that a function behaves like an activation needs a
 backend, and lives with training (activation_check.py).
 """
@@ -22,6 +25,7 @@ from actbench.errors import ActivationSpecError, last_line, machine_error
 # top-level module name -> where config loading found it, and where it was imported from
 _located: dict[str, Path] = {}
 _imported: dict[str, Path] = {}
+_located_files: dict[str, Path] = {}  # a saved model's FILE as given -> where config loading found it
 
 
 def locate(spec: str, search_dirs: list[Path], what: str = "custom activation") -> Path:
@@ -44,6 +48,24 @@ def locate(spec: str, search_dirs: list[Path], what: str = "custom activation") 
         )
     _located[top] = root
     return root
+
+
+def locate_file(given: str, search_dirs: list[Path], what: str = "keras_model") -> Path:
+    """The file `given` names: itself when absolute, else under the first of search_dirs that
+    holds it; remembered for located_file (the model is built later, once the backend is chosen)."""
+    dirs = [Path(d).resolve() for d in search_dirs]
+    candidates = [Path(given)] if Path(given).is_absolute() else [d / given for d in dirs]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        where = str(Path(given)) if Path(given).is_absolute() else " or ".join(map(str, dirs))
+        raise ActivationSpecError(f"{what} '{given}': no such file in {where}")
+    _located_files[given] = found.resolve()
+    return _located_files[given]
+
+
+def located_file(given: str) -> Path:
+    """Where config loading found the file `given` (else looked for in the working directory)."""
+    return _located_files.get(given) or locate_file(given, [Path.cwd()])
 
 
 def import_custom(spec: str, search_dirs: list[Path] | None = None, what: str = "custom activation") -> Callable:

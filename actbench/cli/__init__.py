@@ -120,12 +120,12 @@ def run(
 
 
 def _check_user_code(exp, config: Path) -> list[dict]:
-    """Call the config's custom activations and model builders once, before anything is
-    written or trained (ConfigError naming what fails); the builders' models, one row each."""
-    from actbench.training import activation_check, user_model
+    """Call the config's custom activations and build its user models (builders, saved models)
+    once, before anything is written or trained (ConfigError naming what fails); one row each."""
+    from actbench.training import activation_check, model_check
 
     activation_check.check_behaviour(exp, config)
-    return user_model.check_builders(exp)
+    return model_check.check_user_models(exp)
 
 
 def _stopped(e: Exception, interrupted: bool) -> str:
@@ -177,7 +177,11 @@ def validate(
     )
     _render_outline(outline)
     if built:
-        render.render_rows("models built by their builders (once per dataset and activation)", built)
+        from actbench.training import model_check
+
+        render.render_rows("user models, built once per dataset and activation", built)
+        for note in model_check.replacement_notes(exp):
+            render.info(note)
 
 
 def _render_outline(outline) -> None:

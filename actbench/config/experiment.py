@@ -299,6 +299,11 @@ def _validated(data: dict, path: Path, text: str, search_dirs: list[Path]) -> Ex
             custom_activations.locate(builder, search_dirs, what="model builder")
         except ActivationSpecError as e:
             problems.append((_field_holding(data, "builder", builder), str(e)))
+    for saved in dict.fromkeys(a.keras_model for a in exp.architectures if a.keras_model):
+        try:
+            custom_activations.locate_file(saved, search_dirs)
+        except ActivationSpecError as e:
+            problems.append((_field_holding(data, "keras_model", saved), str(e)))
     if problems:
         raise ConfigError(format_problems(path, text, problems))
     return exp

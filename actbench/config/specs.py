@@ -160,7 +160,7 @@ class TrainingPatch(Patch):
     batch_size: int | None = Field(default=None, gt=0)
 
 
-# The fields that describe the reference family; a builder replaces all of them.
+# The fields that describe the reference family; a builder or a saved model replaces all of them.
 REFERENCE_FIELDS = (
     "conv_filters",
     "kernel_size",
@@ -194,6 +194,18 @@ class ModelSpec(Strict):
     # "module:function", called as function(act, input_shape, num_classes): the user's own network
     # instead of the reference family (training/user_model.py)
     builder: Annotated[str | None, WHEN_SET] = None
+    # a saved model (a .keras file or its JSON config) whose architecture is re-created with fresh
+    # weights and its hidden activations replaced by the run's (training/saved_model.py)
+    keras_model: Annotated[str | None, WHEN_SET] = None
+
+    @field_validator("keras_model")
+    @classmethod
+    def _keras_or_json(cls, v):
+        if v is not None and not v.lower().endswith((".keras", ".json")):
+            raise ValueError(
+                f"keras_model '{v}' must be a .keras file or the model's JSON config (model.to_json()) in a .json file"
+            )
+        return v
 
     @field_validator("builder")
     @classmethod
@@ -204,9 +216,16 @@ class ModelSpec(Strict):
 
     @model_validator(mode="after")
     def _builder_alone(self) -> ModelSpec:
-        """A builder makes the whole network: a reference-family field beside it would be ignored."""
-        if self.builder is None:
+        """A builder or a saved model makes the whole network: a reference-family field, or the other
+        of the two, beside it would be ignored."""
+        if self.builder is None and self.keras_model is None:
             return self
+        if self.builder is not None and self.keras_model is not None:
+            raise ValueError(
+                f"give either builder '{self.builder}' or keras_model '{self.keras_model}' (each makes the "
+                "whole network), not both"
+            )
+        source = f"builder '{self.builder}'" if self.builder is not None else f"keras_model '{self.keras_model}'"
         ignored = [
             name
             for name in REFERENCE_FIELDS
@@ -214,8 +233,8 @@ class ModelSpec(Strict):
         ]
         if ignored:
             raise ValueError(
-                f"builder '{self.builder}' builds the whole network, so {', '.join(ignored)} would be ignored: "
-                "remove them (only label, training and builder go with a builder)"
+                f"{source} makes the whole network, so {', '.join(ignored)} would be ignored: "
+                "remove them (only label and training go with a builder or a keras_model)"
             )
         return self
 
@@ -320,6 +339,9 @@ def variant_model(base: ModelSpec, variant: VariantSpec) -> ModelSpec:
     if {"norm", "batch_norm"} & changes.keys():  # either spelling replaces the base's normalization
         data.pop("norm", None)
         data.pop("batch_norm", None)
+    if {"builder", "keras_model"} & changes.keys():  # the variant brings its own network: it replaces the base's
+        for name in (*REFERENCE_FIELDS, "builder", "keras_model"):
+            data.pop(name, None)
     data.update(changes, label=variant.label)
     if variant.training is not None:
         data["training"] = _merged(data.get("training") or {}, variant.training.model_dump())

@@ -132,6 +132,9 @@ def prepare_output(exp: Experiment, opts: RunOptions, output_dir: str) -> tuple[
             f"{exp.config_hash()}). Results are never mixed: use --overwrite to replace them, or "
             "choose another dir (output.dir or --output)."
         )
+    from actbench.training import model_check
+
+    model_check.refuse_changed_saved_files(exp, meta or {}, out.path)
     try:
         dropped = out.load_rows()
     except ResultsError as e:
@@ -283,6 +286,9 @@ def _finish_after_error(ctx: RunContext, metadata: dict, status: str) -> None:
 def _metadata(ctx: RunContext, settings: dict, adapter) -> dict:
     exp, opts = ctx.exp, ctx.opts
     previous = ctx.out.read_metadata() or {}  # resuming: keep the first start time
+    from actbench.training import model_check
+
+    saved = model_check.saved_models(exp)  # each keras_model's file, hash and replaced layers
     return {
         "config": resolved_config(exp),
         "config_hash": exp.config_hash(),
@@ -301,6 +307,7 @@ def _metadata(ctx: RunContext, settings: dict, adapter) -> dict:
         "started": previous.get("started", _now()),
         "finished": None,
         "status": "running",
+        **({"saved_models": saved} if saved else {}),
     }
 
 

@@ -110,9 +110,9 @@ def _shortcut(x, target, name: str, init: str):
 
 
 def check_shape(arch, input_shape: tuple) -> None:
-    """Raise ValueError when the conv/pool stack shrinks the image to nothing (a builder's
-    network is checked when it is built)."""
-    if arch.builder is not None:
+    """Raise ValueError when the conv/pool stack shrinks the image to nothing (a builder's or a
+    saved model's network is checked when it is built)."""
+    if arch.builder is not None or arch.keras_model is not None:
         return
     h, w = input_shape[:2]
     for i, _ in enumerate(arch.conv_filters, start=1):
@@ -132,13 +132,15 @@ def check_shape(arch, input_shape: tuple) -> None:
 
 def build_model(arch, input_shape: tuple, num_classes: int, act_name: str, act_params: dict):
     """The network of `arch` for one activation (call keras.utils.set_random_seed first): the
-    reference family, or the user's own from its builder (user_model.py)."""
+    reference family, or the user's own from its builder (user_model.py) or saved file (saved_model.py)."""
     import keras
 
-    if arch.builder is not None:
+    if arch.builder is not None or arch.keras_model is not None:
+        from actbench.training import saved_model
         from actbench.training.user_model import build_user_model
 
-        return build_user_model(arch, input_shape, num_classes, act_name, act_params)
+        source = saved_model.source(arch) if arch.keras_model is not None else None
+        return build_user_model(arch, input_shape, num_classes, act_name, act_params, source)
     inputs = keras.Input(shape=input_shape, name="image")
     tower = build_tower(inputs, arch, num_classes, act_name, act_params)
     model = keras.Model(inputs, tower.output, name="actbench")

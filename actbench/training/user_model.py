@@ -12,17 +12,23 @@ So that result columns mean the same in every run, layers Keras named itself (co
 are renamed within the model as a fresh Keras session would name them (conv2d, conv2d_1),
 and each placed activation is named act_<the layer it follows> (or act_<name> for
 act(name)); diagnostics read grad_norm/<layer> for every layer with a kernel.
+
+A saved model (saved_model.py) goes through the same steps as a Source whose make() re-creates
+the file's graph, calling act() where it replaces an activation.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from actbench import activations
 from actbench.activations import custom
 from actbench.errors import ActivationSpecError, ConfigError, last_line
+from actbench.training import backends
 from actbench.training.tower import Tower
 
 WHAT = "model builder"
@@ -69,22 +75,51 @@ def _RankedActivation(factory, name: str):
     return _ranked_activation_class()(factory, name)
 
 
-def build_user_model(arch, input_shape: tuple, num_classes: int, act_name: str, act_params: dict):
-    """The builder's network for one activation (the caller sets the seed first), checked and
-    named for diagnostics. ConfigError, naming the builder, for anything a builder must not do."""
-    builder = arch.builder
+@dataclass
+class Source:
+    """Where a user's network comes from: what messages call it, how to make it, and what it must do."""
+
+    what: str  # "model builder 'net:build'", "saved model 'net.keras'"
+    make: Callable  # make(act, input_shape, num_classes) -> keras.Model
+    hint: str
+    made: str = "returned a model"  # how messages say what the model is
+    rename: bool = True  # Keras' auto names renumbered within the model (a saved file's names are kept)
+
+
+def builder_source(arch) -> Source:
+    """The builder of `arch` (model: {builder: module:function}), imported."""
     try:
-        fn = custom.import_custom(builder, what=WHAT)
+        fn = custom.import_custom(arch.builder, what=WHAT)
     except ActivationSpecError as e:
         raise ConfigError(f"model '{arch.label}': {e}") from None
+    return Source(
+        what=f"{WHAT} '{arch.builder}'",
+        make=fn,
+        hint="It is called as function(act, input_shape, num_classes) and must return a keras.Model from "
+        "images to class probabilities, with act() placed where the network has an activation.",
+    )
+
+
+def build_user_model(arch, input_shape: tuple, num_classes: int, act_name: str, act_params: dict, source=None):
+    """The user's network for one activation (the caller sets the seed first), checked and
+    named for diagnostics; `source`: the builder's (default) or saved_model.source(arch).
+    ConfigError, naming the source, for anything a user's network must not do."""
+    import keras
+
+    source = source or builder_source(arch)
     act = ActivationPlacer(act_name, act_params)
     try:
-        model = fn(act, tuple(input_shape), num_classes)
+        model = source.make(act, tuple(input_shape), num_classes)
+    except ConfigError:
+        raise
     except Exception as e:  # whatever the user's code raises is a config problem
-        raise _refused(arch, f"raised {last_line(e)}") from None
-    model = _functional(arch, model)
-    _check(arch, model, act, input_shape, num_classes)
-    _stable_names(model)
+        raise refused(arch, source, f"raised {last_line(e)}") from None
+    model = _functional(arch, source, model)
+    # e.g. on JAX, max pooling whose gradient a GPU compiles deterministically (backends/jax_pooling.py)
+    backends.for_name(keras.backend.backend()).swap_user_layers(model)
+    _check(arch, source, model, act, input_shape, num_classes)
+    if source.rename:
+        _stable_names(model)
     tower = Tower(output=model.output)
     tower.kernel_layers = [layer.name for layer in model.layers if getattr(layer, "kernel", None) is not None]
     for layer, given in act.placed:
@@ -95,48 +130,46 @@ def build_user_model(arch, input_shape: tuple, num_classes: int, act_name: str, 
     return model
 
 
-def _refused(arch, what: str) -> ConfigError:
-    return ConfigError(
-        f"model '{arch.label}': {WHAT} '{arch.builder}' {what}. It is called as function(act, input_shape, "
-        "num_classes) and must return a keras.Model from images to class probabilities, with act() "
-        "placed where the network has an activation."
-    )
+def refused(arch, source: Source, what: str) -> ConfigError:
+    return ConfigError(f"model '{arch.label}': {source.what} {what}. {source.hint}")
 
 
-def _functional(arch, model):
+def _functional(arch, source: Source, model):
     """The model as a functional graph over the same layers (a Sequential one included), which
     diagnostics and the packed engine read through model.input / model.output."""
     import keras
 
     if not isinstance(model, keras.Model):
-        raise _refused(arch, f"returned {type(model).__name__}, not a keras.Model")
+        raise refused(arch, source, f"returned {type(model).__name__}, not a keras.Model")
     try:
         inputs, outputs = model.inputs, model.outputs
         if len(outputs) != 1:
-            raise _refused(arch, f"returned a model with {len(outputs)} outputs, not one")
+            raise refused(arch, source, f"{source.made} with {len(outputs)} outputs, not one")
         return keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs[0], name=model.name)
     except (AttributeError, ValueError, TypeError) as e:  # a subclassed model has no graph to read
-        raise _refused(
+        raise refused(
             arch,
+            source,
             f"returned a model without a graph of layers ({last_line(e)}); use the "
             "functional API or keras.Sequential with a keras.Input",
         ) from None
 
 
-def _check(arch, model, act: ActivationPlacer, input_shape: tuple, num_classes: int) -> None:
+def _check(arch, source: Source, model, act: ActivationPlacer, input_shape: tuple, num_classes: int) -> None:
     import keras
 
     if tuple(model.output.shape) != (None, num_classes):
-        raise _refused(arch, f"returned a model whose output is {tuple(model.output.shape)}, not (None, {num_classes})")
+        shape = tuple(model.output.shape)
+        raise refused(arch, source, f"{source.made} whose output is {shape}, not (None, {num_classes})")
     used = [layer for layer, _ in act.placed if layer in model.layers]
     if not used:
-        raise _refused(arch, "never placed act() in the model it returned, so the activation would not matter")
+        raise refused(arch, source, "never placed act() in the model it returned, so the activation would not matter")
     if len(used) < len(act.placed):
-        raise _refused(arch, f"made {len(act.placed)} act() layers but the model uses {len(used)}")
+        raise refused(arch, source, f"made {len(act.placed)} act() layers but the model uses {len(used)}")
     probe = np.linspace(0, 1, 2 * int(np.prod(input_shape)), dtype="float32").reshape(2, *input_shape)
     out = keras.ops.convert_to_numpy(model(probe, training=False))
     if not (np.all(out >= -1e-6) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):
-        raise _refused(arch, "returned a model whose outputs are not probabilities (end it with a softmax)")
+        raise refused(arch, source, f"{source.made} whose outputs are not probabilities (end it with a softmax)")
 
 
 def _producer(layer):
@@ -159,7 +192,7 @@ def _stable_names(model) -> None:
     taken = {layer.name for layer in model.layers}
     counts: dict[str, int] = {}
     for layer in model.layers:
-        stem = _snake(type(layer).__name__)
+        stem = keras_stem(type(layer).__name__)
         if not re.fullmatch(rf"{re.escape(stem)}(_\d+)?", layer.name):
             continue  # named by the user (or by actbench's act()): kept
         n = counts.get(stem, 0)
@@ -171,43 +204,8 @@ def _stable_names(model) -> None:
             taken.add(wanted)
 
 
-def _snake(name: str) -> str:
+def keras_stem(name: str) -> str:
     """Keras' own auto-name stem of a class name (Conv2D -> conv2d, MaxPooling2D -> max_pooling2d)."""
     import keras
 
     return keras.src.utils.naming.to_snake_case(name)
-
-
-def check_builders(exp) -> list[dict]:
-    """Build each builder's network once per dataset and activation, before anything is
-    written or trained: one row each (what `validate` prints), or ConfigError naming the
-    builder, the dataset and the activation of the first one that fails."""
-    archs = [a for a in exp.architectures if a.builder is not None]
-    if not archs:
-        return []
-    from actbench import datasets
-    from actbench.training import backends
-
-    backends.for_name(exp.backend).configure(exp.training.deterministic)  # before Keras is imported
-    import keras
-
-    rows = []
-    for name in exp.datasets:
-        spec = datasets.spec_of(name)
-        for arch in archs:
-            for act in exp.activation_specs:
-                keras.utils.set_random_seed(exp.seeds[0])
-                try:
-                    model = build_user_model(arch, spec.input_shape, spec.num_classes, act.name, act.params)
-                except ConfigError as e:
-                    raise ConfigError(f"on {name} ({spec.input_shape}), activation '{act.label}': {e}") from None
-                rows.append(
-                    {
-                        "dataset": name,
-                        "model": arch.label,
-                        "activation": act.label,
-                        "params": f"{model.count_params():,}",
-                        "act() placed": len(model.actbench_tower.activated),
-                    }
-                )
-    return rows

@@ -103,6 +103,11 @@ class Backend:
 
         return layers.MaxPooling2D(pool_size, padding=padding, name=name)
 
+    def swap_user_layers(self, model) -> list[str]:
+        """Swap, in place, the layers of a user's model (a builder's or a saved one) that this
+        backend builds as actbench's own models build them; the names of those swapped. Keras' own."""
+        return []
+
     def gpu_unsafe_ops(self, model, x, y, batch_size: int) -> dict[str, str] | None:
         """The ops of `model`'s compiled training step that a GPU cannot run deterministically
         (op -> what happens to it under deterministic ops); None where the backend compiles no

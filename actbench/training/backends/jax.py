@@ -36,6 +36,12 @@ class JaxBackend(Backend):
 
         return FirstMaxPooling2D(pool_size, padding=padding, name=name)
 
+    def swap_user_layers(self, model) -> list[str]:
+        # The user's MaxPooling2D layers become FirstMaxPooling2D, as actbench's own models pool.
+        from .jax_pooling import swap_in
+
+        return swap_in(model)
+
     def gpu_unsafe_ops(self, model, x, y, batch_size: int) -> dict[str, str] | None:
         program = CompiledEpochLoop(model).step_program(x, y, batch_size)
         found = {}

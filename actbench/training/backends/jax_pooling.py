@@ -11,7 +11,8 @@ output gradient goes to the window's first maximum in row-major order, which is 
 where select-and-scatter (with its `ge` selection) puts it, ties included. No scatter, so
 the program has nothing nondeterministic to refuse. Windows must not overlap (strides ==
 pool_size, Keras' default and the only pooling actbench builds); any other pooling falls
-back to Keras' own layer (`supported`).
+back to Keras' own layer (`supported`). A user's model (builder or saved) gets its Keras
+MaxPooling2D layers swapped in place (`swap_in`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,20 @@ def supported(layer) -> bool:
         and tuple(layer.strides) == tuple(layer.pool_size)
         and layer.data_format == "channels_last"
     )
+
+
+def swap_in(model) -> list[str]:
+    """Make each Keras MaxPooling2D of `model` (nested models included) that `supported` allows a
+    FirstMaxPooling2D, in place: the subclass adds no state, only its call, so the layer keeps
+    its place in the user's graph, its name and its config; the names of the layers swapped."""
+    swapped = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            swapped += swap_in(layer)
+        elif type(layer) is keras.layers.MaxPooling2D and supported(layer):
+            object.__setattr__(layer, "__class__", FirstMaxPooling2D)
+            swapped.append(layer.name)
+    return swapped
 
 
 @keras.saving.register_keras_serializable(package="actbench")
