@@ -29,7 +29,13 @@ def learned_layer(name, params, shared="layer"):
 
 @pytest.mark.parametrize(
     "name, params",
-    [("swish", {"beta": 1.5}), ("elu", {"alpha": 0.7}), ("leaky_relu", {"negative_slope": 0.1}), ("pau", {})],
+    [
+        ("swish", {"beta": 1.5}),
+        ("elu", {"alpha": 0.7}),
+        ("leaky_relu", {"negative_slope": 0.1}),
+        ("pau", {}),
+        ("pau", {"b1": -1.0, "b3": 0.5}),  # a denominator sum that changes sign: the |.| matters
+    ],
 )
 def test_learned_layer_starts_at_the_given_value_and_the_gradient_reaches_it(name, params):
     layer = learned_layer(name, params)
@@ -43,6 +49,7 @@ def test_learned_layer_starts_at_the_given_value_and_the_gradient_reaches_it(nam
     grads = dict(zip(layer.actbench_learned, tape.gradient(total, list(layer.actbench_learned.values())), strict=True))
     assert set(grads) == set(p)
     for key, g in grads.items():
+        assert g is not None, f"{name}: no gradient reaches {key}"
         # d sum f / d p by central differences of the closed form
         eps = 1e-4
         hi = activations.closed_form(name, {**p, key: p[key] + eps})[0](X.astype(float)).sum()
@@ -61,13 +68,26 @@ def test_shared_channel_has_one_value_per_channel():
     assert g.shape == (4,) and len(set(np.round(g, 5))) == 4  # each channel its own gradient
 
 
-def test_pau_is_its_published_formula():
+@pytest.mark.parametrize("changed", [{}, {"b1": -1.0, "b2": 0.5, "b3": 0.7, "a2": -0.3}])
+def test_pau_is_its_published_formula(changed):
     x = np.linspace(-3, 3, 101)
-    a = [PAU_PARAMS[f"a{j}"] for j in range(6)]
-    b = [PAU_PARAMS[f"b{k}"] for k in range(1, 5)]
-    expected = np.polyval(a[::-1], x) / (1 + np.abs(np.polyval([*b[::-1], 0.0], x)))
+    p = {**PAU_PARAMS, **changed}
+    a = [p[f"a{j}"] for j in range(6)]
+    b = [p[f"b{k}"] for k in range(1, 5)]
+
+    # F(x) = P(x) / (1 + |b1 x + b2 x^2 + b3 x^3 + b4 x^4|) (Molina et al. 2020, eq. 3, "safe PAU")
+    def published(t):
+        return np.polyval(a[::-1], t) / (1 + np.abs(np.polyval([*b[::-1], 0.0], t)))
+
+    f, df = activations.closed_form("pau", changed)
+    np.testing.assert_allclose(f(x), published(x), rtol=1e-12)
+    h = 1e-6
+    np.testing.assert_allclose(df(x), (published(x + h) - published(x - h)) / (2 * h), rtol=1e-5, atol=1e-6)
+
+
+def test_pau_starts_as_leaky_relu():
+    x = np.linspace(-3, 3, 101)
     f, _ = activations.closed_form("pau", {})
-    np.testing.assert_allclose(f(x), expected, rtol=1e-12)
     # Initialised to the authors' leaky ReLU (slope 0.01) fit: within 0.034 of it on [-3, 3].
     assert np.abs(f(x) - np.where(x > 0, x, 0.01 * x)).max() < 0.034
     assert activations.learned("pau", None) and not activations.learned("pau", False)
