@@ -119,9 +119,9 @@ _EPOCHS: tuple[Row, ...] = (
         "`diagnostics.preactivations: true`: mean of the values the layer's activation receives on the probe "
         "batch"),
     ("pre_std/<layer>", "float", "diagnostic", "their standard deviation"),
-    ("pre_p1/<layer>", "float", "diagnostic", ""),
-    ("pre_p50/<layer>", "float", "diagnostic", ""),
-    ("pre_p99/<layer>", "float", "diagnostic", "their 1st, 50th and 99th percentiles"),
+    ("pre_p<q>/<layer>", "float", "diagnostic",
+        "their q-th percentile, q = 1, 5, 10, 20, ..., 90, 95, 99 (`pre_p50/conv1`: the median; the report "
+        "draws the histogram from them)"),
 )
 _SUMMARY: tuple[Row, ...] = (
     ("dataset", "text", "", "Dataset name."),

@@ -8,7 +8,7 @@
   dead_threshold, with f' taken by the backend's autodiff through the activation layer.
 - saturation/<layer>: for bounded activations, the fraction of activation values within
   saturation_margin of a bound.
-- pre_mean, pre_std, pre_p1, pre_p50, pre_p99/<layer> (preactivations: true): the distribution
+- pre_mean, pre_std, pre_p1, pre_p5, ..., pre_p50, ..., pre_p99/<layer> (preactivations: true): the distribution
   of what the activation receives on the probe batch, which explains saturation and dead units.
 - param/<layer>/<parameter> (whenever an activation's parameters are learned): the learned
   value, its mean over channels with `shared: channel` (and param_std/<layer>/<parameter>).
@@ -27,7 +27,9 @@ import numpy as np
 from actbench import activations
 from actbench.activations.learnable import learned_values
 
-PRE_PERCENTILES = (1, 50, 99)
+# Enough percentiles for the report to draw the distribution as an equal-mass histogram
+# (report/preactivations.py: 10 % of the probe values between p10 and p20, ...).
+PRE_PERCENTILES = (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99)
 
 
 @dataclass
