@@ -151,3 +151,25 @@ def test_learned_swish_trains_and_its_beta_is_recorded(tmp_path):
     assert {"pre_mean/conv1", "pre_std/dense1", "pre_p1/conv1", "pre_p50/conv1", "pre_p99/dense1"} <= set(epochs)
     assert (epochs["pre_p1/conv1"] <= epochs["pre_p50/conv1"]).all()
     assert (epochs["pre_p50/conv1"] <= epochs["pre_p99/conv1"]).all()
+
+
+def test_learned_towers_packed_equal_sequential_and_keep_their_own_parameters(tmp_path):
+    from actbench.run.runner import RunOptions, run_experiment
+
+    # Two towers with the same learned activation: each has its own beta (a shared one would
+    # get both towers' gradients and differ from the sequential run).
+    acts = [{"name": "swish", "trainable": True}, {"name": "swish", "trainable": True, "label": "twin"}, "pau"]
+    frames = {}
+    for engine in ("packed", "sequential"):
+        (tmp_path / engine).mkdir()
+        exp = load_tiny(
+            tmp_path / engine,
+            activations=acts,
+            seeds=[0],
+            training={"engine": engine, "epochs": 1},
+            diagnostics={"timing": False},
+        )
+        frames[engine] = pd.read_csv(run_experiment(exp, RunOptions()).output_dir / "epochs.csv")
+    cols = ["loss", "val_accuracy", "param/conv1/beta", "param/dense1/beta", "param/dense1/a3", "param/conv1/b2"]
+    packed, seq = (frames[k].sort_values("activation")[cols].to_numpy(float) for k in ("packed", "sequential"))
+    np.testing.assert_allclose(packed, seq, rtol=1e-5, atol=1e-7)
