@@ -173,3 +173,19 @@ def test_learned_towers_packed_equal_sequential_and_keep_their_own_parameters(tm
     cols = ["loss", "val_accuracy", "param/conv1/beta", "param/dense1/beta", "param/dense1/a3", "param/conv1/b2"]
     packed, seq = (frames[k].sort_values("activation")[cols].to_numpy(float) for k in ("packed", "sequential"))
     np.testing.assert_allclose(packed, seq, rtol=1e-5, atol=1e-7)
+
+
+def test_learned_parameters_in_a_user_builders_network(tmp_path, monkeypatch):
+    from test_user_models import REFERENCE_BUILDER, SAME_LAYER, results
+
+    (tmp_path / "refnet.py").write_text(REFERENCE_BUILDER)
+    monkeypatch.chdir(tmp_path)
+    acts = [{"name": "swish", "trainable": True, "shared": "channel"}]
+    small = {"activations": acts, "training": {"epochs": 1}, "diagnostics": {"timing": False}}
+    _, ref = results(tmp_path, "reference", **small)
+    _, own = results(tmp_path, "builder", "refnet:reference", **small)
+    # param/<layer>/<parameter>: the builder's Keras-named layers as the reference model names them
+    own = own.rename(columns=lambda c: "/".join(SAME_LAYER.get(part, part) for part in c.split("/")))
+    cols = ["loss", "param/conv1/beta", "param_std/conv1/beta", "param/dense1/beta"]
+    assert ref[cols].notna().all().all()
+    pd.testing.assert_frame_equal(own[cols], ref[cols], check_exact=True)
