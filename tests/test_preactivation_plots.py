@@ -58,3 +58,15 @@ def test_histogram_figure_skips_missing_epochs(tmp_path, bad):
     e = epochs_frame(0.0)
     e.loc[e.epoch == 1, "pre_p50/conv1"] = bad
     assert plot_preactivations(e, ["sigmoid"], [], "t", tmp_path / "p.png") is not None
+
+
+def test_learned_parameters_figure(tmp_path):
+    from actbench.report.learned import learned_columns, plot_learned
+
+    e = epochs_frame(0.0)
+    e.loc[e.activation == "sigmoid", "param/dense1/beta"] = np.nan
+    e["param/dense1/a1"] = 0.5  # a pau coefficient: drawn after the common parameters
+    assert learned_columns(e) == ["param/dense1/beta", "param/dense1/a1"]
+    colors = {"sigmoid": "C0", "swish-learned": "C1"}
+    assert plot_learned(e, ["sigmoid", "swish-learned"], colors, "t", tmp_path / "p.png").stat().st_size > 10_000
+    assert plot_learned(e.drop(columns=learned_columns(e)), ["sigmoid"], colors, "t", tmp_path / "q.png") is None

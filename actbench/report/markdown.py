@@ -32,13 +32,13 @@ from actbench.results import (
 
 from . import overview as plots_overview
 from . import plots as draw
+from .learned import plot_learned
 from .preactivations import NOT_PARAMS, plot_preactivations
 
 LAYER_PLOTS = (  # (measure, title, log scale, file stem)
     ("grad_norm", "Gradient norm per layer", True, "gradnorm"),
     ("dead_fraction", "Dead-unit fraction per layer", False, "dead"),
     ("saturation", "Saturated-unit fraction per layer", False, "saturation"),
-    ("param", "Learned activation parameters (layer/parameter)", False, "params"),
     ("pre_mean", "Mean pre-activation per layer", False, "premean"),
 )
 
@@ -126,9 +126,10 @@ def _draw_report(result_dir: Path, rs: ResultSet, out_dir: Path) -> list[Path]:
         e = None if epochs is None else epochs[(epochs["dataset"] == dataset) & (epochs["model"] == model)]
         plots = _plots(sgrp, r, e, acts, colors, baseline, out_dir)
         if e is not None and len(e):
-            png = plot_preactivations(
-                e, acts, entries, f"{dataset} / {model}", out_dir / f"{_slug(dataset)}-{_slug(model)}-preact.png"
-            )
+            stem, where = out_dir / f"{_slug(dataset)}-{_slug(model)}", f"{dataset} / {model}"
+            png = plot_learned(e, acts, colors, where, Path(f"{stem}-params.png"))
+            plots += [("Learned activation parameters by epoch", png)] if png is not None else []
+            png = plot_preactivations(e, acts, entries, where, Path(f"{stem}-preact.png"))
             plots += [("Pre-activation histograms, first and last epoch", png)] if png is not None else []
         md += _group_section(sgrp, plots)
         if model == TUNED_MODEL:
