@@ -5,10 +5,10 @@
 # ~/.cache/actbench/mnist, or ACTBENCH_REAL_MNIST) and Fashion-MNIST (e.g. Debian's
 # dataset-fashion-mnist). Already finished runs are kept (actbench resumes), so an
 # interrupted script continues where it stopped.
-#   sh scripts/run_studies.sh [seeds-protocol lr-tuned depth-sweep remedies timing]
+#   sh scripts/run_studies.sh [seeds-protocol lr-tuned depth-sweep remedies timing learnable]
 set -eu
 MNIST="${ACTBENCH_REAL_MNIST:-$HOME/.cache/actbench/mnist}"
-for study in ${*:-seeds-protocol lr-tuned depth-sweep remedies timing}; do
+for study in ${*:-seeds-protocol lr-tuned depth-sweep remedies timing learnable}; do
     config="configs/studies/$study-reduced.yaml"
     [ -f "$config" ] || config="configs/studies/$study.yaml"
     [ -f "$config" ] || config="configs/$study.yaml"  # run in full

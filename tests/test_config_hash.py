@@ -28,7 +28,7 @@ DECISIONS = {
         "output": NEVER,
         "description": NEVER,
     },
-    "ActivationSpec": {"name": HASHED, "label": HASHED},
+    "ActivationSpec": {"name": HASHED, "label": HASHED, "trainable": WHEN_SET, "shared": WHEN_SET},
     "TrainingSpec": {
         "optimizer": HASHED,
         "epochs": HASHED,
@@ -73,6 +73,7 @@ DECISIONS = {
         "probe_size": HASHED,
         "dead_threshold": HASHED,
         "saturation_margin": HASHED,
+        "preactivations": WHEN_SET,
     },
     "OutputSpec": {"dir": NEVER},  # all of Experiment.output
 }

@@ -1,6 +1,7 @@
 """Activations: the registry (name -> build, formula, closed forms) and user 'module:function' code.
 
 registry  the built-in entries, lookup and validation of a config entry
+learnable the layer that learns an entry's parameters (trainable: true)
 custom    finding and importing a user module (no Keras); its behaviour is checked in
           training/activation_check.py, where a backend is at hand
 """
@@ -14,6 +15,7 @@ from .registry import (
     REGISTRY,
     Activation,
     check_entry,
+    check_learning,
     closed_form,
     default_label,
     describe,
@@ -21,6 +23,7 @@ from .registry import (
     import_custom,
     is_custom,
     keras_activation,
+    learned,
     names,
     sampled,
     validate,
@@ -35,6 +38,7 @@ __all__ = [
     "CUSTOM_PATTERN",
     "REGISTRY",
     "check_entry",
+    "check_learning",
     "closed_form",
     "default_label",
     "describe",
@@ -42,6 +46,7 @@ __all__ = [
     "import_custom",
     "is_custom",
     "keras_activation",
+    "learned",
     "names",
     "sampled",
     "validate",

@@ -44,6 +44,66 @@ def _swish(beta):
     return lambda x: x * keras.ops.sigmoid(beta * x)
 
 
+def _learn_swish(x, beta):
+    import keras
+
+    return x * keras.ops.sigmoid(beta * x)
+
+
+def _learn_elu(x, alpha):
+    import keras
+
+    return keras.ops.where(x > 0, x, alpha * keras.ops.expm1(keras.ops.minimum(x, 0.0)))
+
+
+def _learn_leaky_relu(x, negative_slope):
+    import keras
+
+    return keras.ops.where(x > 0, x, negative_slope * x)
+
+
+# The Padé Activation Unit (Molina, Schramowski, Kersting, ICLR 2020), "safe" form, degrees (5, 4):
+# F(x) = (a0 + a1 x + ... + a5 x^5) / (1 + |b1 x + b2 x^2 + b3 x^3 + b4 x^4|), one set of
+# coefficients per layer, initialised to the authors' fit of leaky ReLU (slope 0.01):
+# "pade_optimized_leakyrelu" in their code (github.com/ml-research/pau, pau/cuda/python_imp/Pade.py).
+PAU_A = (3.35583603e-02, 5.05000375e-01, 1.65343934e00, 2.01001052e00, 9.31901999e-01, 1.52424124e-01)
+PAU_B = (3.30847488e-06, 3.98021568e00, 5.12471206e-07, 3.01830109e-01)
+PAU_PARAMS = {**{f"a{j}": a for j, a in enumerate(PAU_A)}, **{f"b{k}": b for k, b in enumerate(PAU_B, start=1)}}
+
+
+def _pau_parts(x, p):
+    """(P(x), sum_k b_k x^k, dP/dx, d(sum)/dx) of the PAU with coefficients p, NumPy."""
+    num = sum(p[f"a{j}"] * x**j for j in range(len(PAU_A)))
+    den = sum(p[f"b{k}"] * x**k for k in range(1, len(PAU_B) + 1))
+    dnum = sum(j * p[f"a{j}"] * x ** (j - 1) for j in range(1, len(PAU_A)))
+    dden = sum(k * p[f"b{k}"] * x ** (k - 1) for k in range(1, len(PAU_B) + 1))
+    return num, den, dnum, dden
+
+
+def _pau_f(x, **p):
+    num, den, _, _ = _pau_parts(x, p)
+    return num / (1 + np.abs(den))
+
+
+def _pau_df(x, **p):
+    num, den, dnum, dden = _pau_parts(x, p)
+    q = 1 + np.abs(den)
+    return dnum / q - num * np.sign(den) * dden / q**2
+
+
+def _learn_pau(x, **p):
+    import keras
+
+    # Horner's scheme: no x**j, whose gradient at x = 0 is 0 * inf = NaN for j = 0 on TensorFlow.
+    num = p[f"a{len(PAU_A) - 1}"]
+    for j in range(len(PAU_A) - 2, -1, -1):
+        num = num * x + p[f"a{j}"]
+    den = p[f"b{len(PAU_B)}"]
+    for k in range(len(PAU_B) - 1, 0, -1):
+        den = den * x + p[f"b{k}"]
+    return num / (1 + keras.ops.abs(den * x))
+
+
 def _prelu(layer_name: str, rank: int):
     import keras
 
@@ -76,6 +136,7 @@ BUILTIN: tuple[Activation, ...] = (
         f=lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
         df=lambda x, negative_slope: np.where(x > 0, 1.0, negative_slope),
         keras="leaky_relu",
+        learn=_learn_leaky_relu,
         params={"negative_slope": 0.2},
         initializer="he_normal",
         aliases=("lrelu",),
@@ -89,11 +150,25 @@ BUILTIN: tuple[Activation, ...] = (
         initializer="he_normal",
     ),
     Activation(
+        name="pau",
+        formula="(a0 + a1 x + ... + a5 x^5) / (1 + |b1 x + ... + b4 x^4|), learned per layer "
+        "(Molina et al. 2020; initial: their leaky ReLU fit)",
+        f=_pau_f,
+        df=_pau_df,
+        keras=lambda **p: lambda x: _learn_pau(x, **p),
+        learn=_learn_pau,
+        trainable_default=True,
+        params=PAU_PARAMS,
+        initializer="he_normal",
+        aliases=("pade",),
+    ),
+    Activation(
         name="elu",
         formula="x if x > 0 else alpha * (exp(x) - 1)",
         f=lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
         df=lambda x, alpha: np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))),
         keras="elu",
+        learn=_learn_elu,
         params={"alpha": 1.0},
         initializer="he_normal",
     ),
@@ -125,6 +200,7 @@ BUILTIN: tuple[Activation, ...] = (
         f=lambda x, beta: x * _sigmoid(beta * x),
         df=lambda x, beta: _sigmoid(beta * x) + beta * x * _sigmoid(beta * x) * (1 - _sigmoid(beta * x)),
         keras=_swish,
+        learn=_learn_swish,
         params={"beta": 1.0},
         aliases=("swish_beta",),
     ),

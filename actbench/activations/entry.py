@@ -19,6 +19,10 @@ class Activation:
     df: Callable | None  # NumPy closed form f'(x, **params)
     keras: str | Callable[..., Callable] | None = None  # keras.activations.<name>, or (**params) -> callable
     layer: Callable | None = None  # (layer_name, rank) -> a Keras layer: a learnable activation
+    # (x, **params) -> f(x) in keras.ops with the parameters as tensors: what `trainable: true`
+    # learns (learnable.py); None where the parameters cannot be learned
+    learn: Callable | None = None
+    trainable_default: bool = False  # an adaptive family: its parameters are learned unless `trainable: false`
     params: dict = field(default_factory=dict)  # parameter -> default
     dead_rule: str = "derivative"  # "zero": output exactly 0; "derivative": |f'| < threshold
     bounds: tuple | None = None  # (low, high) for bounded functions: saturation is measured

@@ -17,6 +17,7 @@ from actbench.errors import ActivationSpecError, did_you_mean
 from .builtin import BUILTIN
 from .custom import import_custom
 from .entry import AUTO_FALLBACK, Activation
+from .learnable import BUILD_OPTIONS, SHARED, layer_factory
 
 CUSTOM_PATTERN = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
@@ -75,24 +76,57 @@ def validate(name: str, params: dict) -> None:
         import_custom(name)
 
 
-def default_label(name: str, params: dict) -> str:
+def check_learning(name: str, trainable: bool | None, shared: str | None) -> None:
+    """`trainable` and `shared` of a config entry: only on an entry whose parameters can be learned."""
+    if trainable is None and shared is None:
+        return
+    entry = None if is_custom(name) else get(name)
+    if entry is None or entry.learn is None or not entry.params:
+        learnable = ", ".join(n for n in names() if REGISTRY[n].learn is not None)
+        raise ActivationSpecError(
+            f"activation '{name}' has no parameters to learn: trainable and shared apply to {learnable}"
+        )
+    if shared is not None and shared not in SHARED:
+        raise ActivationSpecError(f"activation '{name}': shared must be one of {', '.join(SHARED)}, got {shared!r}")
+    if shared is not None and not learned(name, trainable):
+        raise ActivationSpecError(f"activation '{name}': shared applies to learned parameters (trainable: true)")
+
+
+def learned(name: str, trainable: bool | None) -> bool:
+    """Whether the entry's parameters are learned: `trainable` when given, else the entry's default."""
+    if trainable is not None:
+        return trainable
+    return not is_custom(name) and get(name).trainable_default
+
+
+def default_label(name: str, params: dict, trainable: bool | None = None, shared: str | None = None) -> str:
     if is_custom(name):
         return name.split(":", 1)[1]
     base = ALIASES.get(name, name)
-    return base + "".join(f"-{k}={v}" for k, v in sorted(params.items()))
+    label = base + "".join(f"-{k}={v}" for k, v in sorted(params.items()))
+    if trainable is not None and trainable != get(name).trainable_default:
+        label += "-learned" if trainable else "-fixed"
+    if shared == "channel":
+        label += "-per-channel"
+    return label
 
 
 def keras_activation(name: str, params: dict):
     """What goes where the activation goes: a callable, or a layer factory for learnable ones.
+    `params` may carry the build options `trainable` and `shared` (learnable.BUILD_OPTIONS).
 
     Returns (callable_or_None, layer_factory_or_None).
     """
+    options = {k: params[k] for k in BUILD_OPTIONS if k in params}
+    params = {k: v for k, v in params.items() if k not in BUILD_OPTIONS}
     if is_custom(name):
         fn = import_custom(name)
         return ((lambda x: fn(x, **params)) if params else fn), None
     entry = get(name)
     if entry.layer is not None:
         return None, entry.layer
+    if entry.learn is not None and learned(name, options.get("trainable")):
+        return None, layer_factory(entry.name, entry.learn, {**entry.params, **params}, options.get("shared", "layer"))
     return entry.build(**params), None
 
 

@@ -99,6 +99,10 @@ class ActivationSpec(Strict):
     model_config = ConfigDict(extra="allow")  # the parameters; checked against the registry below
     name: str
     label: str = ""
+    # Learn the parameters (swish's beta, elu's alpha, ...) from their given values; None: the
+    # entry's default (fixed, but learned for an adaptive family such as pau).
+    trainable: Annotated[bool | None, WHEN_SET] = None
+    shared: Annotated[Literal["layer", "channel"] | None, WHEN_SET] = None  # one value per layer (default) or channel
 
     @model_validator(mode="before")
     @classmethod
@@ -114,8 +118,14 @@ class ActivationSpec(Strict):
     @model_validator(mode="after")
     def _known_and_labelled(self) -> ActivationSpec:
         activation_registry.check_entry(self.name, self.params)
+        activation_registry.check_learning(self.name, self.trainable, self.shared)
+        # The defaults written out mean what leaving them out means, so they hash alike.
+        if self.trainable is not None and self.trainable == activation_registry.learned(self.name, None):
+            self._settle(trainable=None)
+        if self.shared == "layer":
+            self._settle(shared=None)
         if not self.label:
-            self._settle(label=activation_registry.default_label(self.name, self.params))
+            self._settle(label=activation_registry.default_label(self.name, self.params, self.trainable, self.shared))
         elif not re.fullmatch(LABEL_PATTERN, self.label):
             raise ValueError(f"label '{self.label}' may use letters, digits and . _ = + : - only")
         return self
@@ -123,6 +133,13 @@ class ActivationSpec(Strict):
     @property
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+    @property
+    def build_params(self) -> dict[str, Any]:
+        """The parameters and, when they are learned, the build options the Keras build takes."""
+        if not activation_registry.learned(self.name, self.trainable):
+            return self.params
+        return {**self.params, "trainable": True, "shared": self.shared or "layer"}
 
 
 CLIP_FIELDS = ("clipnorm", "clipvalue", "global_clipnorm")
@@ -318,6 +335,8 @@ class DiagnosticsSpec(Strict):
     probe_size: int = Field(default=256, gt=0)
     dead_threshold: float = Field(default=1e-3, gt=0)
     saturation_margin: float = Field(default=1e-2, gt=0)
+    # pre_mean/<layer>, pre_std, pre_p1, pre_p50, pre_p99: what each activation receives on the probe batch
+    preactivations: Annotated[bool, WHEN_SET] = False
 
 
 class OutputSpec(Strict):

@@ -33,11 +33,14 @@ from actbench.results import (
 
 from . import overview as plots_overview
 from . import plots as draw
+from .learned import plot_learned
+from .preactivations import NOT_PARAMS, plot_preactivations
 
 LAYER_PLOTS = (  # (measure, title, log scale, file stem)
     ("grad_norm", "Gradient norm per layer", True, "gradnorm"),
     ("dead_fraction", "Dead-unit fraction per layer", False, "dead"),
     ("saturation", "Saturated-unit fraction per layer", False, "saturation"),
+    ("pre_mean", "Mean pre-activation per layer", False, "premean"),
 )
 
 
@@ -124,6 +127,12 @@ def _draw_report(result_dir: Path, rs: ResultSet, out_dir: Path) -> list[Path]:
         r = runs[(runs["dataset"] == dataset) & (runs["model"] == model)]
         e = None if epochs is None else epochs[(epochs["dataset"] == dataset) & (epochs["model"] == model)]
         plots = _plots(sgrp, r, e, acts, colors, baseline, out_dir)
+        if e is not None and len(e):
+            stem, where = out_dir / f"{_slug(dataset)}-{_slug(model)}", f"{dataset} / {model}"
+            png = plot_learned(e, acts, colors, where, Path(f"{stem}-params.png"))
+            plots += [("Learned activation parameters by epoch", png)] if png is not None else []
+            png = plot_preactivations(e, acts, entries, where, Path(f"{stem}-preact.png"))
+            plots += [("Pre-activation histograms, first and last epoch", png)] if png is not None else []
         md += _group_section(sgrp, plots)
         if model == TUNED_MODEL:
             md += _tuning_table(summary[summary["dataset"] == dataset], _config_model_order(config))
@@ -266,7 +275,7 @@ def _plot_activation_shapes(entries: list[dict], path: Path) -> Path | None:
     for a in entries:
         name = str(a.get("name", ""))
         if not activations.is_custom(name) and (name in activations.REGISTRY or name in activations.ALIASES):
-            params = {k: v for k, v in a.items() if k not in ("name", "label")}
+            params = {k: v for k, v in a.items() if k not in NOT_PARAMS}
             specs.append((str(a.get("label") or name), name, params))
     return draw.plot_activation_shapes(specs, path) if specs else None
 

@@ -80,6 +80,10 @@ _RUNS: tuple[Row, ...] = (
         "dead-unit fraction of that activated layer after the last epoch"),
     ("saturation/<layer>", "float", "diagnostic",
         "saturation of that activated layer after the last epoch (bounded activations only)"),
+    ("param/<layer>/<parameter>", "float", "diagnostic",
+        "a learned activation parameter after the last epoch (`trainable: true`, pau; see epochs.csv)"),
+    ("param_std/<layer>/<parameter>", "float", "diagnostic",
+        "its standard deviation over channels after the last epoch (`shared: channel`)"),
 )
 _EPOCHS: tuple[Row, ...] = (
     ("config_hash", "text", "required", ""),
@@ -106,6 +110,18 @@ _EPOCHS: tuple[Row, ...] = (
     ("saturation/<layer>", "float", "diagnostic",
         "fraction of the layer's activation values within `saturation_margin` of a bound (sigmoid, tanh, "
         "hard_sigmoid, softsign; empty for unbounded functions)"),
+    ("param/<layer>/<parameter>", "float", "diagnostic",
+        "a learned activation parameter after the epoch (`trainable: true`, or an adaptive family such as "
+        "pau: `param/conv1/beta`); with `shared: channel` its mean over the channels"),
+    ("param_std/<layer>/<parameter>", "float", "diagnostic",
+        "with `shared: channel`, the standard deviation of that parameter over the channels"),
+    ("pre_mean/<layer>", "float", "diagnostic",
+        "`diagnostics.preactivations: true`: mean of the values the layer's activation receives on the probe "
+        "batch"),
+    ("pre_std/<layer>", "float", "diagnostic", "their standard deviation"),
+    ("pre_p<q>/<layer>", "float", "diagnostic",
+        "their q-th percentile, q = 1, 5, 10, 20, ..., 90, 95, 99 (`pre_p50/conv1`: the median; the report "
+        "draws the histogram from them)"),
 )
 _SUMMARY: tuple[Row, ...] = (
     ("dataset", "text", "", "Dataset name."),

@@ -8,6 +8,10 @@
   dead_threshold, with f' taken by the backend's autodiff through the activation layer.
 - saturation/<layer>: for bounded activations, the fraction of activation values within
   saturation_margin of a bound.
+- pre_mean, pre_std, pre_p1, pre_p5, ..., pre_p50, ..., pre_p99/<layer> (preactivations: true): the distribution
+  of what the activation receives on the probe batch, which explains saturation and dead units.
+- param/<layer>/<parameter> (whenever an activation's parameters are learned): the learned
+  value, its mean over channels with `shared: channel` (and param_std/<layer>/<parameter>).
 
 All of it runs in inference mode, in a separate forward/backward pass outside the training step:
 no optimizer step, no batch-norm statistics update, no dropout draw, so the training
@@ -21,6 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from actbench import activations
+from actbench.activations.learnable import learned_values
+
+# Enough percentiles for the report to draw the distribution as an equal-mass histogram
+# (report/preactivations.py: 10 % of the probe values between p10 and p20, ...).
+PRE_PERCENTILES = (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99)
 
 
 @dataclass
@@ -77,6 +86,29 @@ def measure(model, spec, probe: Probe, cfg, adapter) -> dict[str, float]:
             row[f"dead_fraction/{name}"] = _dead_fraction(post, slope, cfg.dead_threshold)
         if cfg.saturation:
             row[f"saturation/{name}"] = _saturation(entry, post, cfg.saturation_margin)
+        if cfg.preactivations:
+            row.update(pre_statistics(name, keras.ops.convert_to_numpy(pre)))
+    return row
+
+
+def pre_statistics(layer: str, pre: np.ndarray) -> dict[str, float]:
+    """Mean, std and percentiles of the values an activation layer receives."""
+    values = np.asarray(pre, dtype=np.float64).ravel()
+    row = {f"pre_mean/{layer}": float(values.mean()), f"pre_std/{layer}": float(values.std())}
+    for q, v in zip(PRE_PERCENTILES, np.percentile(values, PRE_PERCENTILES), strict=True):
+        row[f"pre_p{q}/{layer}"] = float(v)
+    return row
+
+
+def learned_parameters(model) -> dict[str, float]:
+    """param/<layer>/<parameter> (and param_std/... over channels) of every learned activation
+    parameter in a single-tower model; {} when none is learned."""
+    row: dict[str, float] = {}
+    for name, _, _ in model.actbench_tower.activated:
+        for key, value in learned_values(model.get_layer(f"act_{name}")).items():
+            row[f"param/{name}/{key}"] = float(np.mean(value))
+            if np.ndim(value):
+                row[f"param_std/{name}/{key}"] = float(np.std(value))
     return row
 
 

@@ -126,7 +126,7 @@ def build_tower_model(data, arch, spec, seed: int):
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = build_model(arch, data.input_shape, data.num_classes, spec.name, spec.params)
+    model = build_model(arch, data.input_shape, data.num_classes, spec.name, spec.build_params)
     return model
 
 
@@ -227,9 +227,11 @@ class GroupTrainer:
         }
         if not (math.isfinite(row["loss"]) and row["loss"] <= DIVERGENCE_LOSS):
             tower.diverged_epoch = log.epoch
-        elif diag.gradients or diag.dead_units or diag.saturation:
+        else:
             try:
-                row.update(diagnostics.measure(tower.model, tower.spec, probe, diag, self.adapter))
+                if diag.gradients or diag.dead_units or diag.saturation or diag.preactivations:
+                    row.update(diagnostics.measure(tower.model, tower.spec, probe, diag, self.adapter))
+                row.update(diagnostics.learned_parameters(tower.model))
             except Exception as e:  # the tower's own code on the probe: this run fails, the others go on
                 _reraise_if_machine(e)
                 tower.error = e
@@ -343,14 +345,14 @@ def _throughput(model, x, batch_size: int) -> float:
 
 
 def _diagnostic_summary(rows: list[dict]) -> dict:
-    """Per-run figures from the per-epoch diagnostics: last-epoch dead fraction and
-    saturation per layer, and the range of the gradient-norm ratio over epochs."""
+    """Per-run figures from the per-epoch diagnostics: last-epoch dead fraction, saturation and
+    learned activation parameters per layer, and the range of the gradient-norm ratio over epochs."""
     if not rows:
         return {}
     out = {}
     last = rows[-1]
     for key, value in last.items():
-        if key.startswith(("dead_fraction/", "saturation/")):
+        if key.startswith(("dead_fraction/", "saturation/", "param/", "param_std/")):
             out[key] = value
     ratios = [r["grad_ratio"] for r in rows if "grad_ratio" in r and math.isfinite(r["grad_ratio"])]
     if any("grad_ratio" in r for r in rows):

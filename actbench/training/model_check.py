@@ -28,7 +28,7 @@ def check_user_models(exp) -> list[dict]:
             for act in exp.activation_specs:
                 keras.utils.set_random_seed(exp.seeds[0])
                 try:
-                    model = build_model(arch, spec.input_shape, spec.num_classes, act.name, act.params)
+                    model = build_model(arch, spec.input_shape, spec.num_classes, act.name, act.build_params)
                 except ConfigError as e:
                     raise ConfigError(f"on {name} ({spec.input_shape}), activation '{act.label}': {e}") from None
                 rows.append(
