@@ -14,7 +14,7 @@ import pytest
 import yaml
 from keras import layers
 from test_user_models import REFERENCE_BUILDER, TIMING, renamed
-from tiny import load_tiny, tiny_config
+from tiny import load_tiny, tiny_config, tiny_config_with_model
 from typer.testing import CliRunner
 
 from actbench import config
@@ -60,11 +60,7 @@ def saved(tmp_path, monkeypatch):
 
 def saved_config(tmp_path, file: str, name: str = "tiny", **overrides) -> Path:
     """tiny.py's config with `model` replaced (not merged) by a saved model's."""
-    path = tiny_config(tmp_path, name, **overrides)
-    data = yaml.safe_load(path.read_text())
-    data["model"] = {"label": "mine", "keras_model": file}
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    return tiny_config_with_model(tmp_path, {"label": "mine", "keras_model": file}, name, **overrides)
 
 
 def files_of(out: Path):

@@ -11,7 +11,7 @@ import official_formats as of
 import pandas as pd
 import pytest
 import yaml
-from tiny import load_tiny, tiny_config
+from tiny import load_tiny, tiny_config, tiny_config_with_model
 from typer.testing import CliRunner
 
 from actbench import config
@@ -41,11 +41,7 @@ TIMING = ["seconds", "train_seconds", "seconds_per_epoch", "test_examples_per_se
 
 def builder_config(tmp_path, builder: str, name: str = "tiny", **overrides) -> Path:
     """tiny.py's config with `model` replaced (not merged) by the builder's."""
-    path = tiny_config(tmp_path, name, **overrides)
-    data = yaml.safe_load(path.read_text())
-    data["model"] = {"label": "mine", "builder": builder}
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    return tiny_config_with_model(tmp_path, {"label": "mine", "builder": builder}, name, **overrides)
 
 
 def results(tmp_path, name, builder=None, **overrides):

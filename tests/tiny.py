@@ -28,5 +28,14 @@ def tiny_config(tmp_path: Path, name="tiny", **overrides) -> Path:
     return path
 
 
+def tiny_config_with_model(tmp_path: Path, model: dict, name="tiny", **overrides) -> Path:
+    """tiny_config with `model` replaced (not merged): a user's own network (builder, keras_model)."""
+    path = tiny_config(tmp_path, name, **overrides)
+    data = yaml.safe_load(path.read_text())
+    data["model"] = model
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 def load_tiny(tmp_path: Path, name="tiny", **overrides):
     return config.load(tiny_config(tmp_path, name, **overrides))
