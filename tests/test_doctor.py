@@ -5,7 +5,7 @@ compiled step is read for select-and-scatter, is in tests/jax_backend/pooling_ch
 import json
 
 from rich.console import Console
-from tiny import tiny_config
+from tiny import tiny_config, tiny_config_with_model
 from typer.testing import CliRunner
 
 from actbench.cli import app
@@ -69,3 +69,21 @@ def test_a_bad_config_is_a_user_error(tmp_path):
     bad.write_text("name: x\ndatasets: [mnist_sample]\nactivations: [relu]\nbackend: torch\n")
     result = runner.invoke(app, ["doctor", str(bad)])
     assert result.exit_code == 2 and "backend" in result.output and "Traceback" not in result.output
+
+
+def test_a_broken_builder_fails_the_user_code_check_and_a_good_one_passes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # builders are found beside the config or in the working directory
+    (tmp_path / "nets.py").write_text(
+        "import keras\nfrom keras import layers\n\n"
+        "def good(act, input_shape, num_classes):\n"
+        "    x = keras.Input(input_shape)\n"
+        "    return keras.Model(x, layers.Dense(num_classes, activation='softmax')(act()(layers.Flatten()(x))))\n\n"
+        "def broken(act, input_shape, num_classes):\n"
+        "    raise RuntimeError('no network today')\n"
+    )
+    for function, code, status in [("good", 0, "ok"), ("broken", 1, "fail")]:
+        path = tiny_config_with_model(tmp_path, {"label": "mine", "builder": f"nets:{function}"}, function)
+        exit_code, report = doctor(str(path), env={"ACTBENCH_EXPECT_GPU": "0"})
+        found = checks(report)
+        assert exit_code == code and found["user code"]["status"] == status, found["user code"]
+    assert "no network today" in found["user code"]["detail"] and "compiled step" not in found

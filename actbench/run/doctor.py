@@ -56,22 +56,45 @@ def diagnose(exp: Experiment, config: str, output_dir: str | None = None, data_d
     add(Check("versions", INFO, ", ".join(f"{k} {v or 'not installed'}" for k, v in versions.items())))
     try:
         settings = adapter.configure(exp.training.deterministic)
-        from actbench.training import activation_check
-
-        activation_check.check_behaviour(exp)
     except ActbenchError as e:
-        add(Check("backend", FAIL, str(e), f"pip install -e '.[{exp.backend}]' or choose another backend"))
+        # tensorflow comes with actbench itself; jax is the `jax` extra
+        install = "pip install -e '.[jax]'" if exp.backend == "jax" else "pip install -e ."
+        add(Check("backend", FAIL, str(e), f"{install}, or choose another backend"))
         settings = None
     if settings is not None:
         add(Check("backend", OK, f"{exp.backend} imports; Keras runs on it"))
         add(_devices(adapter))
         add(_determinism(settings))
-        add(_compiled_step(exp, adapter))
+        user_code = _user_code(exp)
+        if user_code is not None:
+            add(user_code)
+        if user_code is None or user_code.status != FAIL:
+            add(_compiled_step(exp, adapter))
     options = resolve(exp, RunOptions(data_dir=data_dir, output_dir=output_dir))  # as `run` would
     policy = datasets.FetchPolicy(offline=options.offline, mirror=options.data_mirror)
     diagnosis.checks += [_dataset(name, options.data_dir, policy) for name in exp.datasets]
     add(_output(Path(options.output_dir)))
     return diagnosis
+
+
+def _user_code(exp: Experiment) -> Check | None:
+    """The config's custom activations and own networks, called once as `run` does before it
+    writes anything; None when the config has neither."""
+    from actbench.activations import is_custom
+    from actbench.training import activation_check, model_check
+
+    custom = [s.label for s in exp.activations if is_custom(s.name)]
+    own = [a.label for a in exp.architectures if a.builder is not None or a.keras_model is not None]
+    if not custom and not own:
+        return None
+    try:
+        activation_check.check_behaviour(exp)
+        model_check.check_user_models(exp)
+    except ActbenchError as e:
+        return Check(
+            "user code", FAIL, str(e), "fix the function or model it names (`actbench validate` says the same)"
+        )
+    return Check("user code", OK, f"called once: {', '.join(custom + own)}")
 
 
 def _devices(adapter) -> Check:
