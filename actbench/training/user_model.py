@@ -19,6 +19,7 @@ the file's graph, calling act() where it replaces an activation.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,12 +46,17 @@ class ActivationPlacer:
         from keras import layers
 
         auto = f"actbench_act_{len(self.placed) + 1}"
-        layer = layers.Activation(self.fn, name=auto) if self.factory is None else _RankedActivation(self.factory, auto)
+        if self.factory is None:
+            layer = layers.Activation(self.fn, name=auto)
+        else:
+            layer = _ranked_activation_class()(self.factory, auto)
         self.placed.append((layer, name))
         return layer
 
 
+@functools.cache
 def _ranked_activation_class():
+    """The layer class, defined once (it needs Keras, which is imported only after the backend is chosen)."""
     import keras
 
     class RankedActivation(keras.layers.Layer):
@@ -70,9 +76,6 @@ def _ranked_activation_class():
 
     return RankedActivation
 
-
-def _RankedActivation(factory, name: str):
-    return _ranked_activation_class()(factory, name)
 
 
 @dataclass
