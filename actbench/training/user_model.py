@@ -77,7 +77,6 @@ def _ranked_activation_class():
     return RankedActivation
 
 
-
 @dataclass
 class Source:
     """Where a user's network comes from: what messages call it, how to make it, and what it must do."""
