@@ -3,16 +3,29 @@ compiled-epoch training loop (jax_loop.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 
-from .base import Backend
+from .base import Backend, import_quietly
 from .jax_loop import CompiledEpochLoop
 
 
 class JaxBackend(Backend):
     name = package = "jax"
     gpu_packages = ("jax-cuda12-plugin",)  # pulled in by jax[cuda12] (the jax-cuda extra)
+
+    def configure(self, deterministic: bool) -> dict:
+        settings = super().configure(deterministic)
+        # Keras' set_random_seed imports TensorFlow whenever it is installed (to seed tf.data), and
+        # TensorFlow's start-up lines would say "GPU will not be used" on a JAX GPU run: import it
+        # now, quietly. Without it (or broken), Keras skips it as well.
+        if importlib.util.find_spec("tensorflow") is not None:
+            try:
+                import_quietly("tensorflow")
+            except ImportError:
+                pass
+        return settings
 
     def determinism(self, deterministic: bool) -> dict:
         if not deterministic:
