@@ -1,4 +1,5 @@
-"""The JAX adapter in CI: tests/jax_backend/ in one separate process with KERAS_BACKEND=jax.
+"""The JAX adapter in CI: tests/jax_backend/ in one separate process with KERAS_BACKEND=jax,
+and one real `actbench run` on JAX.
 
 Keras picks its backend once per process and the rest of the suite runs TensorFlow in
 this one, so the JAX tests cannot share it. jax is part of the `test` extra: a missing
